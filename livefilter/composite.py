@@ -1,0 +1,316 @@
+"""Hide regions of a frame in place: blur, pixelate or solid fill.
+
+Every frame of the live path passes through here, so the work is done by
+numba kernels (``livefilter._composite_kernels``) that hide all regions of a
+frame in one call. ``livefilter.composite_reference`` does the same with plain
+OpenCV calls; tests check the two agree and the benchmark races them.
+
+Geometry shared by both backends (computed once, here, by :func:`_regions`):
+
+* A region is a box ``x1, y1, x2, y2`` in frame pixels, already grown about
+  the face (by the mask scale, ~1.6x), so the face is the middle of the box.
+* Pixel ``(x, y)`` has its centre at ``(x + 0.5, y + 0.5)``.
+* ``ellipse``: the ellipse inscribed in the box; ``box``: the box itself. With
+  ``u, v`` the pixel centre's offset from the box centre divided by the half
+  width / half height, the shape's "depth" is ``1 - sqrt(u² + v²)`` (ellipse)
+  or ``1 - max(|u|, |v|)`` (box): 1 at the centre, 0 on the boundary.
+* ``alpha = clip(depth / FEATHER_FRACTION, 0, 1)``: a feathered edge in the
+  outer tenth of the radius. A face box grown 1.6x reaches at most depth
+  ``1 - sqrt(2) / 1.6 ≈ 0.116`` (its corners, on the ellipse), deeper than the
+  feather, so every pixel of the face itself gets ``alpha == 1``: the original
+  never shows through over the face.
+* A pixel is *hidden* when ``alpha >= 0.5`` (:func:`hidden_mask`); pixels with
+  ``alpha <= 0`` (every pixel outside the shape, so every pixel outside the
+  boxes) are never written: they stay bit-identical.
+* Regions are hidden one after another in the order of :func:`_batches`, each
+  from the frame as the regions before it left it; regions whose pixel
+  rectangles do not overlap are independent, which is what lets the numba
+  kernel hide a batch of them in parallel. Because every write is a blend of
+  the current pixel with a redaction of current pixels, an overlapping region
+  processed later can never bring an earlier face back.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Literal, get_args
+
+import numpy as np
+
+from livefilter import _composite_kernels as kernels
+from livefilter._composite_kernels import (
+    CELLS_X,
+    CELLS_Y,
+    CX,
+    CY,
+    FEATHER,
+    OPACITY,
+    REGION_COLUMNS,
+    SEMI_X,
+    SEMI_Y,
+    X0,
+    X1,
+    Y0,
+    Y1,
+)
+from livefilter.errors import ConfigError
+
+__all__ = [
+    "BLUR_CELLS",
+    "CURTAIN_CELLS",
+    "FEATHER_FRACTION",
+    "PIXELATE_CELLS",
+    "PIXELATE_NOISE",
+    "Backend",
+    "Method",
+    "Shape",
+    "curtain",
+    "hidden_mask",
+    "redact",
+    "warm_up",
+]
+
+logger = logging.getLogger(__name__)
+
+Method = Literal["blur", "pixelate", "solid"]
+Shape = Literal["ellipse", "box"]
+Backend = Literal["numba", "opencv"]
+
+#: Width of the feathered edge as a fraction of each semi-axis (see module doc).
+FEATHER_FRACTION = 0.1
+#: ``blur`` at strength 1: the region is averaged down to this many cells
+#: across its longer side (~5 across the face itself), the cells are box
+#: blurred 3x3 and interpolated back up.
+BLUR_CELLS = 8.0
+#: ``pixelate`` at strength 1: this many blocks across the region's longer side.
+PIXELATE_CELLS = 8.0
+#: ``pixelate``: each block mean moves by a uniform random amount in
+#: ``[-PIXELATE_NOISE, PIXELATE_NOISE]`` grey levels per channel, so the blocks
+#: cannot be matched exactly against pixelated candidate faces.
+PIXELATE_NOISE = 8.0
+#: ``curtain``: the frame is averaged down to this many cells across its
+#: longer side; a face filling a 16:9 frame is then about 9 cells tall before
+#: the 3x3 blur of the cells.
+CURTAIN_CELLS = 16
+
+# Coordinates beyond this many pixels are clipped to it (only to tame inf).
+_FAR = 1e7
+
+_METHOD_CODES: dict[str, int] = {
+    "blur": kernels.METHOD_BLUR,
+    "pixelate": kernels.METHOD_PIXELATE,
+    "solid": kernels.METHOD_SOLID,
+}
+
+
+def _check_frame(frame: np.ndarray) -> None:
+    if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3:
+        raise ValueError(
+            "frame: expected an (H, W, 3) uint8 BGR array, got "
+            f"{getattr(frame, 'shape', None)} {getattr(frame, 'dtype', type(frame).__name__)}"
+        )
+    if frame.shape[2] != 3 or not frame.flags.c_contiguous or not frame.flags.writeable:
+        raise ValueError(
+            f"frame: expected a writeable C-contiguous (H, W, 3) array, got shape {frame.shape}"
+        )
+
+
+def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name}: expected one of {', '.join(allowed)}; got {value!r}")
+
+
+def _regions(
+    boxes: np.ndarray,
+    height: int,
+    width: int,
+    method: Method = "blur",
+    strength: float = 1.0,
+) -> np.ndarray:
+    """The region table both backends and :func:`hidden_mask` work from.
+
+    Args:
+        boxes: ``(N, 4)`` float ``x1, y1, x2, y2``; corners in either order.
+        height, width: frame size in pixels.
+        method, strength: set the cell counts and the opacity.
+
+    Returns:
+        ``(M, REGION_COLUMNS) float64``, one row per box that touches at least
+        one pixel centre's row and column of the frame: the shape's centre and
+        semi-axes, the feather fraction, the pixel rectangle ``[X0, X1) x [Y0, Y1)``
+        (integers) it may write, the cell grid ``CELLS_X x CELLS_Y`` the
+        rectangle is averaged down to, and the opacity (1 except for a weak
+        ``solid``). Zero-size boxes are dropped: they cover no pixel.
+
+    Raises:
+        ValueError: ``boxes`` is not ``(N, 4)`` or holds NaN.
+    """
+    boxes = np.ascontiguousarray(boxes, dtype=np.float64)
+    if boxes.size == 0:
+        return np.zeros((0, REGION_COLUMNS), np.float64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes: expected an (N, 4) array, got shape {boxes.shape}")
+    if np.isnan(boxes).any():
+        # Failing loudly lets the live path fall back to the curtain; dropping
+        # the box would silently show a face.
+        raise ValueError("boxes: NaN coordinates")
+    cells = PIXELATE_CELLS if method == "pixelate" else BLUR_CELLS
+    opacity = min(1.0, strength) if method == "solid" else 1.0
+    return kernels.region_table(
+        boxes, int(height), int(width), cells, float(strength), opacity, FEATHER_FRACTION, _FAR
+    )
+
+
+def _batches(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``order``, ``starts``: batches of disjoint regions (see ``kernels.batches``).
+
+    Regions are hidden batch after batch, in table order within a batch.
+    """
+    return kernels.batches(table)
+
+
+def _pixelate_noise(
+    table: np.ndarray, rng: np.random.Generator | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform noise for every cell of every region.
+
+    Returns ``noise`` ``(sum of CELLS_X * CELLS_Y * 3,) float32`` (row-major
+    cells, BGR, region after region) and ``starts`` ``(M,) int64``, the offset
+    of each table row's noise.
+    """
+    counts = (table[:, CELLS_X] * table[:, CELLS_Y] * 3).astype(np.int64)
+    starts = np.zeros(len(table), np.int64)
+    np.cumsum(counts[:-1], out=starts[1:])
+    if rng is None:
+        rng = np.random.default_rng()
+    noise = rng.uniform(-PIXELATE_NOISE, PIXELATE_NOISE, int(counts.sum()))
+    return noise.astype(np.float32), starts
+
+
+def _redact(
+    frame: np.ndarray,
+    boxes: np.ndarray,
+    method: Method,
+    shape: Shape,
+    strength: float,
+    backend: Backend,
+    rng: np.random.Generator | None,
+) -> None:
+    """:func:`redact` with the pixelate noise source exposed (for tests)."""
+    _check_frame(frame)
+    _check_choice("method", method, get_args(Method))
+    _check_choice("shape", shape, get_args(Shape))
+    _check_choice("backend", backend, get_args(Backend))
+    if not (np.isfinite(strength) and 0.0 < strength <= 10.0):
+        raise ConfigError(f"strength: expected a value in (0, 10], got {strength!r}")
+    height, width = frame.shape[:2]
+    table = _regions(boxes, height, width, method, float(strength))
+    if len(table) == 0:
+        return
+    order, starts = _batches(table)
+    if method == "pixelate":
+        noise, noise_starts = _pixelate_noise(table, rng)
+    else:
+        noise, noise_starts = np.zeros((0,), np.float32), np.zeros(len(table), np.int64)
+    if backend == "opencv":
+        from livefilter import composite_reference
+
+        composite_reference.redact_regions(frame, table, order, noise, noise_starts, method, shape)
+        return
+    with kernels.PARALLEL_LOCK:
+        kernels.redact_kernel(
+            frame, table, order, starts, _METHOD_CODES[method], shape == "ellipse",
+            noise, noise_starts,
+        )
+
+
+def redact(
+    frame: np.ndarray,
+    boxes: np.ndarray,
+    method: Method = "blur",
+    shape: Shape = "ellipse",
+    *,
+    strength: float = 1.0,
+    backend: Backend = "numba",
+) -> None:
+    """Hide each region of ``frame`` in place.
+
+    Args:
+        frame: ``(H, W, 3) uint8`` BGR, C-contiguous and writeable; modified
+            in place. Pixels outside every region stay bit-identical.
+        boxes: ``(N, 4)`` float ``x1, y1, x2, y2`` in frame pixels, already
+            grown about each face by the mask scale. Boxes may overlap, reach
+            past the frame or have zero size.
+        method: ``blur`` (downsample, blur, upsample; strength grows with the
+            region), ``pixelate`` (noisy block means) or ``solid`` (black).
+        shape: ``ellipse`` inscribed in each box, or the ``box`` itself.
+        strength: 1.0 is the default; lower is weaker (smaller cells, or a
+            translucent ``solid``), higher is stronger. In ``(0, 10]``.
+        backend: ``numba`` (fast kernels) or ``opencv`` (reference).
+
+    Raises:
+        ValueError: a bad frame or boxes; ``ConfigError`` (a ValueError) for
+            an unknown method, shape or backend or a strength out of range.
+    """
+    _redact(frame, boxes, method, shape, strength, backend, None)
+
+
+def curtain(frame: np.ndarray, *, backend: Backend = "numba") -> None:
+    """Hide the whole ``frame`` in place, irreversibly.
+
+    The fail-closed fallback of the live path: the frame is averaged down to
+    ``CURTAIN_CELLS`` cells across its longer side, the cells are blurred 3x3
+    and interpolated back up. Nothing smaller than a fraction of the frame
+    survives.
+
+    Args:
+        frame: ``(H, W, 3) uint8`` BGR, C-contiguous and writeable.
+        backend: ``numba`` or ``opencv``.
+    """
+    _check_frame(frame)
+    _check_choice("backend", backend, get_args(Backend))
+    cells_x, cells_y = _curtain_cells(*frame.shape[:2])
+    if backend == "opencv":
+        from livefilter import composite_reference
+
+        composite_reference.curtain(frame, (cells_x, cells_y))
+        return
+    with kernels.PARALLEL_LOCK:
+        kernels.curtain_kernel(frame, cells_x, cells_y)
+
+
+def _curtain_cells(height: int, width: int) -> tuple[int, int]:
+    """``(cells_x, cells_y)`` of the curtain grid for a frame."""
+    longer = max(height, width)
+    cells_x = max(1, round(CURTAIN_CELLS * width / longer))
+    cells_y = max(1, round(CURTAIN_CELLS * height / longer))
+    return cells_x, cells_y
+
+
+def hidden_mask(boxes: np.ndarray, shape: Shape, height: int, width: int) -> np.ndarray:
+    """The pixels :func:`redact` hides: ``alpha >= 0.5`` of the feathered mask.
+
+    Args:
+        boxes: ``(N, 4)`` float ``x1, y1, x2, y2``, as passed to :func:`redact`.
+        shape: ``ellipse`` or ``box``.
+        height, width: frame size.
+
+    Returns:
+        ``(height, width) bool``.
+    """
+    _check_choice("shape", shape, get_args(Shape))
+    table = _regions(boxes, height, width)
+    return kernels.hidden_mask_kernel(table, shape == "ellipse", int(height), int(width))
+
+
+def warm_up() -> float:
+    """Compile or load the kernels on tiny inputs; seconds taken."""
+    started = time.perf_counter()
+    frame = np.zeros((8, 8, 3), np.uint8)
+    boxes = np.array([[1.0, 1.0, 6.0, 6.0]])
+    for method in get_args(Method):
+        for shape in get_args(Shape):
+            redact(frame, boxes, method, shape)
+    curtain(frame)
+    return time.perf_counter() - started

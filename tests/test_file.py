@@ -1,0 +1,156 @@
+"""`livefilter file`: end to end on synthetic clips and a shared clip."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from synthetic import IDENTIFYING_TAGS, SOURCE_HANDLER, read_frames, write_clip
+
+from livefilter.boxes import iou_matrix_xyxy
+
+
+def _faces_left(detector, frames: list[np.ndarray], boxes: list[np.ndarray]) -> int:
+    """How many frames still show a detectable face where one was."""
+    left = 0
+    for image, face in zip(frames, boxes, strict=True):
+        found = detector.detect(image).xyxy
+        if len(found) and iou_matrix_xyxy(found, face[None]).max() > 0.3:
+            left += 1
+    return left
+
+
+def _stream_summary(path: Path) -> dict[str, object]:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        audio = list(container.streams.audio)
+        summary = {
+            "container_tags": dict(container.metadata),
+            "video_tags": dict(video.metadata),
+            "audio_tags": [dict(a.metadata) for a in audio],
+            "audio_codecs": [a.codec_context.name for a in audio],
+            "width": video.codec_context.width,
+            "height": video.codec_context.height,
+        }
+        audio_packets = 0
+        video_frames = 0
+        for packet in container.demux():
+            if packet.stream.type == "audio" and packet.size:
+                audio_packets += 1
+            elif packet.stream.type == "video":
+                video_frames += len(packet.decode())
+        summary["audio_packets"] = audio_packets
+        summary["video_frames"] = video_frames
+        summary["duration"] = container.duration / av.time_base if container.duration else 0.0
+    return summary
+
+
+@pytest.fixture(scope="module")
+def tagged_clip(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
+    path = tmp_path_factory.mktemp("clips") / "phone.mp4"
+    boxes = write_clip(path, frames=30, fps=15, tags=IDENTIFYING_TAGS)
+    return path, boxes
+
+
+def test_file_hides_faces_keeps_audio_frames_duration_and_strips_metadata(
+    tagged_clip, tmp_path, centerface, cli
+):
+    source, boxes = tagged_clip
+    before = read_frames(source)
+    assert _faces_left(centerface, before, boxes) >= len(boxes) - 2, "fixture face not detectable"
+    out = tmp_path / "out.mp4"
+    regions_json = tmp_path / "regions.json"
+    stats_json = tmp_path / "stats.json"
+    result = cli("file", source, "-o", out, "--quiet", "--regions-json", regions_json,
+                 "--stats-json", stats_json)
+    assert result.returncode == 0, result.stderr
+
+    assert _faces_left(centerface, read_frames(out), boxes) == 0
+
+    src, dst = _stream_summary(source), _stream_summary(out)
+    assert dst["video_frames"] == src["video_frames"] == 30
+    assert dst["audio_codecs"] == src["audio_codecs"] == ["aac"]
+    assert dst["audio_packets"] == src["audio_packets"]
+    assert dst["duration"] == pytest.approx(src["duration"], abs=0.07)
+
+    # The source really carried identifying metadata...
+    assert "location" in src["container_tags"] and "model" in src["container_tags"]
+    assert src["video_tags"].get("handler_name") == SOURCE_HANDLER
+    # ...and none of it reaches the output, at any level.
+    every_value = " ".join(
+        [*map(str, dst["container_tags"].values()), *map(str, dst["video_tags"].values()),
+         *(str(v) for tags in dst["audio_tags"] for v in tags.values())]
+    )
+    for key, value in IDENTIFYING_TAGS.items():
+        if key != "encoder":  # the output names its own muxer (Lavf), not the source's
+            assert key not in dst["container_tags"], key
+        assert value not in every_value, value
+    assert SOURCE_HANDLER not in every_value
+
+    regions = json.loads(regions_json.read_text())
+    assert (regions["width"], regions["height"]) == (320, 240)
+    assert [f["index"] for f in regions["frames"]] == list(range(30))
+    assert all(f["regions"] and f["regions"][0]["shape"] == "ellipse" for f in regions["frames"])
+    stats = json.loads(stats_json.read_text())
+    assert stats["frames"] == 30 and stats["fps"] > 0 and stats["seconds"] > 0
+
+
+def test_file_applies_rotation_before_detection(tmp_path, centerface, cli):
+    source = tmp_path / "rotated.mp4"
+    boxes = write_clip(source, frames=12, fps=12, audio=False, rotation=90)
+    with av.open(str(source)) as container:
+        first = next(container.decode(video=0))
+        assert first.rotation == 90, "fixture has no display matrix"
+        stored = first.to_ndarray(format="bgr24")
+    upright = np.rot90(stored, 1)  # what a player shows
+    out = tmp_path / "out.mp4"
+    assert cli("file", source, "-o", out, "-q").returncode == 0
+    frames = read_frames(out)
+    assert len(frames) == 12
+    assert frames[0].shape == upright.shape  # 240 wide, 320 tall: turned upright
+    with av.open(str(out)) as container:
+        assert next(container.decode(video=0)).rotation == 0
+    # Away from the face, the output matches the upright source.
+    face = boxes[0]
+    w = stored.shape[1]
+    # The face box in the upright frame (rot90 counter-clockwise: x' = y, y' = w - x).
+    upright_face = np.array([face[1], w - face[2], face[3], w - face[0]])
+    mask = np.ones(upright.shape[:2], bool)
+    x1, y1, x2, y2 = upright_face.astype(int)
+    pad = int(0.6 * (y2 - y1))
+    mask[max(0, y1 - pad):y2 + pad, max(0, x1 - pad):x2 + pad] = False
+    difference = np.abs(frames[0].astype(int) - upright.astype(int)).mean(axis=2)
+    assert difference[mask].mean() < 6
+    # And the face is hidden in the upright output.
+    found = centerface.detect(frames[0]).xyxy
+    assert not len(found) or iou_matrix_xyxy(found, upright_face[None]).max() < 0.3
+
+
+@pytest.mark.data
+def test_file_on_shared_clip(data_dir, tmp_path, centerface, cli):
+    clip = data_dir / "clips" / "clip00_1280x720.mp4"
+    labels = json.loads((data_dir / "clips" / "clip00_1280x720.json").read_text())
+    short = tmp_path / "clip00_first2s.mp4"
+    # Two seconds keep the test short; the whole clip runs in the benchmarks.
+    subprocess.run(["ffmpeg", "-v", "error", "-i", clip, "-t", "2", "-c", "copy", short],
+                   check=True)
+    out = tmp_path / "out.mp4"
+    result = cli("file", short, "-o", out, "-q")
+    assert result.returncode == 0, result.stderr
+    src, dst = _stream_summary(short), _stream_summary(out)
+    assert dst["video_frames"] == src["video_frames"]
+    assert dst["audio_packets"] == src["audio_packets"] > 0
+    assert dst["duration"] == pytest.approx(src["duration"], abs=0.05)
+    frames = read_frames(out)
+    exposed = 0
+    for index in range(0, len(frames), 10):
+        faces = [f for f in labels["frames"][index] if f[3] >= 32]
+        found = centerface.detect(frames[index]).xyxy
+        for x, y, w, h, _ in faces:
+            if len(found) and iou_matrix_xyxy(found, np.array([[x, y, x + w, y + h]])).max() > 0.3:
+                exposed += 1
+    assert exposed == 0
