@@ -1,5 +1,10 @@
 """livefilter: hide every face in live video, video files and photos, irreversibly."""
 
+# OpenCV must be loaded before PyAV: PyAV's wheels bundle a private libxcb,
+# and when it is loaded first OpenCV's Qt window (the preview) hangs forever
+# in its first call (PyAV issues #978 and #1050).
+import cv2  # noqa: F401
+
 from livefilter.detections import Detections
 from livefilter.errors import (
     ConfigError,

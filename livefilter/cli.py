@@ -44,6 +44,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _size(text: str) -> tuple[int, int]:
+    match = text.lower().split("x")
+    if len(match) != 2 or not all(part.isdigit() for part in match):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}")
+    return int(match[0]), int(match[1])
+
+
+def _detect_every(text: str) -> int:
+    if text == "auto":
+        return 0
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected auto or a positive integer, got {text!r}")
+    return value
+
+
 def _add_detector_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("detection")
     group.add_argument(
@@ -132,10 +148,12 @@ def _cmd_file(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from livefilter.offline import FileJobConfig, anonymize_video
+    from livefilter.track import TrackerConfig
 
     job = FileJobConfig(
         input=Path(args.input), output=Path(args.output), crf=args.crf, preset=args.preset,
         regions_json=args.regions_json, stats_json=args.stats_json,
+        detect_every=args.detect_every,
     )
     redaction = _redaction_config(args)
     if not job.input.exists():
@@ -152,7 +170,7 @@ def _cmd_file(args: argparse.Namespace) -> int:
 
     try:
         stats = anonymize_video(job, detector, redaction, on_frame=bar.update,
-                                total_frames=set_total)
+                                total_frames=set_total, tracker=TrackerConfig(hold=args.hold))
     finally:
         bar.close()
     if job.stats_json is not None:
@@ -241,6 +259,98 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------------------- run
+def _cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
+    from livefilter.capture import SourceConfig, open_source
+    from livefilter.pipeline import LiveConfig, LivePipeline
+    from livefilter.sinks import NullSink, RecordSink, StreamSink, VirtualCameraSink
+    from livefilter.track import TrackerConfig
+
+    if not (args.preview or args.vcam or args.record or args.stream or args.null):
+        raise ConfigError(
+            "no output: give --preview, --vcam, --record PATH, --stream URL or --null"
+        )
+    live = LiveConfig(
+        detect_every=args.detect_every, max_stale=args.max_stale, duration=args.duration,
+        delay=args.delay, cut_threshold=args.cut_threshold,
+        stats_interval=0 if args.quiet else args.stats_interval,
+        regions_json=args.regions_json, stats_json=args.stats_json,
+    )
+    tracker = TrackerConfig(hold=args.hold)
+    redaction = _redaction_config(args)
+    source_config = SourceConfig(source=str(args.source), realtime=args.realtime,
+                                 size=args.size, fps=args.fps)
+    sinks = []
+    if args.null:
+        sinks.append(NullSink())
+    if args.record:
+        sinks.append(RecordSink(Path(args.record), size=args.record_size, fps=args.record_fps,
+                                crf=args.record_crf))
+    if args.stream:
+        sinks.append(StreamSink(args.stream, size=args.stream_size,
+                                bitrate=args.stream_bitrate))
+    if args.vcam:
+        device = None if args.vcam == "auto" else args.vcam
+        sinks.append(VirtualCameraSink(device, backend=args.vcam_backend))
+    detector = _build_detector(args)
+    source = open_source(source_config)
+    preview = None
+    try:
+        if args.preview:
+            from livefilter.preview import PreviewWindow
+
+            preview = PreviewWindow()
+        pipeline = LivePipeline(source, detector, redaction=redaction, config=live,
+                                tracker=tracker, sinks=sinks, preview=preview)
+        handlers = {
+            signal.SIGINT: lambda *_: pipeline.request_stop("SIGINT"),
+            signal.SIGTERM: lambda *_: pipeline.request_stop("SIGTERM"),
+            signal.SIGUSR1: lambda *_: pipeline.toggle_panic(),
+        }
+        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+        try:
+            stats = pipeline.run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    finally:
+        source.close()
+    if args.stats_json is not None:
+        _write_json(args.stats_json, stats)
+    if not args.quiet:
+        latency = stats["latency_ms"]
+        print(
+            f"livefilter: {stats['stop_reason']}: {stats['frames_out']} frames out, "
+            f"{stats['fps_out']} fps, {stats['dropped']} dropped, detector "
+            f"{stats['detector_hz']} Hz, latency p50/p95/p99 {latency['p50']}/{latency['p95']}/"
+            f"{latency['p99']} ms, {stats['curtain_frames']} curtain frames",
+            file=sys.stderr,
+        )
+    for name, error in stats.get("sink_errors", {}).items():
+        print(f"livefilter: error: {name}: {error}", file=sys.stderr)
+    return EXIT_ERROR if stats.get("sink_errors") else EXIT_OK
+
+
+# ------------------------------------------------------------------------ devices
+def _cmd_devices(args: argparse.Namespace) -> int:
+    from livefilter.devices import list_devices
+
+    devices = list_devices()
+    if not devices:
+        print("no video devices (/dev/video*) found")
+        print("for a virtual camera: sudo modprobe v4l2loopback exclusive_caps=1 "
+              "card_label=livefilter")
+        return EXIT_OK
+    for device in devices:
+        kind = "virtual camera (v4l2loopback)" if device.loopback else "camera"
+        print(f"{device.path}\t{kind}\t{device.name}")
+        for mode in device.modes:
+            print(f"    {mode}")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- demo
 def _cmd_demo(args: argparse.Namespace) -> int:
     from livefilter.demo import run_demo
@@ -285,6 +395,12 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="write what was hidden in each frame as JSON")
     p.add_argument("--stats-json", type=Path, default=None, metavar="PATH",
                    help="write run statistics (frames, seconds, fps) as JSON")
+    p.add_argument("--detect-every", type=_positive_int, default=2, metavar="N",
+                   help="detect on every N-th frame and on each new scene; the frames between "
+                   "are tracked from both sides (default: %(default)s)")
+    p.add_argument("--hold", type=float, default=1.0, metavar="SECONDS",
+                   help="keep hiding a face this long after it was last detected "
+                   "(default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_detector_options(p)
     _add_redaction_options(p)
@@ -324,6 +440,76 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     models_sub.add_parser("list", help="show installed models")
     p.set_defaults(handler=_cmd_models)
     commands["models"] = p
+
+    p = sub.add_parser(
+        "run", help="anonymize a live source: camera, stream or file",
+        description="Read a camera, stream or file and send the anonymized frames to any mix "
+        "of outputs at once. Until the first detection, and whenever the detector is late or "
+        "failing, every frame is hidden whole. Keys in the preview: q quit, p/space panic "
+        "(hide everything), d show regions. SIGUSR1 toggles panic.")
+    group = p.add_argument_group("source")
+    group.add_argument("--source", default="0",
+                       help="camera index or /dev/videoN, a video file, or a URL (rtsp://, "
+                       "http://, udp://, srt://) (default: %(default)s)")
+    group.add_argument("--realtime", action="store_true",
+                       help="pace a file at its own frame rate, like a camera")
+    group.add_argument("--size", type=_size, default=None, metavar="WxH",
+                       help="camera mode to request, e.g. 1280x720")
+    group.add_argument("--fps", type=float, default=None, help="camera frame rate to request")
+    group = p.add_argument_group("outputs (any combination)")
+    group.add_argument("--preview", action="store_true", help="show a window")
+    group.add_argument("--vcam", nargs="?", const="auto", default=None, metavar="DEVICE",
+                       help="send to a virtual camera (v4l2loopback); DEVICE e.g. /dev/video10, "
+                       "default: the first one")
+    group.add_argument("--vcam-backend", default=None, help=argparse.SUPPRESS)
+    group.add_argument("--record", default=None, metavar="PATH",
+                       help="record H.264 to PATH (.mkv or fragmented .mp4: playable even "
+                       "if livefilter is killed)")
+    group.add_argument("--record-size", type=_size, default=None, metavar="WxH",
+                       help="recording size (smaller keeps up on slow machines)")
+    group.add_argument("--record-fps", type=float, default=None,
+                       help="recording frame rate (lower keeps up on slow machines)")
+    group.add_argument("--record-crf", type=int, default=23, help="recording quality")
+    group.add_argument("--stream", default=None, metavar="URL",
+                       help="stream to rtmp:// (FLV), srt:// or udp:// (MPEG-TS)")
+    group.add_argument("--stream-size", type=_size, default=None, metavar="WxH")
+    group.add_argument("--stream-bitrate", default="2500k")
+    group.add_argument("--null", action="store_true", help="discard frames (benchmarks)")
+    group = p.add_argument_group("pipeline")
+    group.add_argument("--detect-every", type=_detect_every, default=0, metavar="N|auto",
+                       help="run the detector every N frames, or auto: as often as it can "
+                       "(default: auto)")
+    group.add_argument("--max-stale", type=float, default=0.5, metavar="SECONDS",
+                       help="hide the whole frame when the newest detection is older than "
+                       "this (default: %(default)s)")
+    group.add_argument("--delay", type=float, default=0.0, metavar="SECONDS",
+                       help="look-ahead: hold output back this long so a face is hidden from "
+                       "its first visible frame (default: %(default)s)")
+    group.add_argument("--cut-threshold", type=float, default=40.0, metavar="LEVEL",
+                       help="picture change (0-255) treated as a cut or whip-pan: hidden whole "
+                       "until the next detection (default: %(default)s)")
+    group.add_argument("--hold", type=float, default=1.0, metavar="SECONDS",
+                       help="keep hiding a face this long after it was last detected "
+                       "(default: %(default)s)")
+    group.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                       help="stop after this long")
+    group.add_argument("--stats-interval", type=float, default=5.0, metavar="SECONDS",
+                       help="print stats this often (default: %(default)s)")
+    group.add_argument("--stats-json", type=Path, default=None, metavar="PATH",
+                       help="write final stats as JSON")
+    group.add_argument("--regions-json", type=Path, default=None, metavar="PATH",
+                       help="write what was hidden in each frame as JSON")
+    group.add_argument("-q", "--quiet", action="store_true", help="no stats lines")
+    _add_detector_options(p)
+    _add_redaction_options(p)
+    p.set_defaults(handler=_cmd_run, detect_width=640, threads=1)
+    commands["run"] = p
+
+    p = sub.add_parser("devices", help="list cameras and virtual cameras",
+                       description="List V4L2 cameras (with their modes when v4l2-ctl is "
+                       "installed) and v4l2loopback virtual cameras.")
+    p.set_defaults(handler=_cmd_devices)
+    commands["devices"] = p
 
     p = sub.add_parser("demo", help="anonymize a generated clip (no camera, no data needed)",
                        description="Build a short moving-camera clip from scikit-image's "

@@ -20,6 +20,7 @@ __all__ = [
     "COVERED_SHARE",
     "HEIGHT_BUCKETS",
     "CoverageTally",
+    "LeakTally",
     "box_mask",
     "covered_share",
     "over_blur",
@@ -117,3 +118,82 @@ class CoverageTally:
             "over_blur": round(self.over_blur_sum / self.images, 4) if self.images else None,
             "images": self.images,
         }
+
+
+@dataclass
+class LeakTally:
+    """Leaks on labelled video, frame by frame and face by face.
+
+    A face at least ``min_height`` px tall *leaks* in a frame when less than
+    60 % of its box is hidden. Curtain frames hide everything. Over-blur is
+    averaged over the frames that are not curtain (curtain frames are counted
+    on their own).
+    """
+
+    min_height: float = 16.0
+    face_frames: int = 0
+    leaked: int = 0
+    frames: int = 0
+    curtain_frames: int = 0
+    over_blur_sum: float = 0.0
+    per_face: dict[int, list[bool]] = field(default_factory=dict)
+
+    def add(self, faces_xywh_id: list[list[float]], hidden: np.ndarray | None,
+            curtain: bool) -> None:
+        """Score one frame. ``hidden`` may be ``None`` for a curtain frame."""
+        self.frames += 1
+        rows = np.asarray(faces_xywh_id, np.float32).reshape(-1, 5)
+        boxes = np.concatenate([rows[:, :2], rows[:, :2] + rows[:, 2:4]], axis=1)
+        if curtain:
+            self.curtain_frames += 1
+            exposed = np.zeros(len(rows), bool)
+        else:
+            if hidden is None:
+                raise ValueError("a frame that is not curtain needs its hidden mask")
+            exposed = covered_share(boxes, hidden) < COVERED_SHARE
+            self.over_blur_sum += over_blur(hidden, boxes)
+        counted = rows[:, 3] >= self.min_height
+        self.face_frames += int(counted.sum())
+        self.leaked += int((exposed & counted).sum())
+        for face_id, is_exposed, is_counted in zip(rows[:, 4].astype(int), exposed, counted,
+                                                   strict=True):
+            if is_counted:
+                self.per_face.setdefault(int(face_id), []).append(bool(is_exposed))
+
+    @staticmethod
+    def _longest_run(flags: list[bool]) -> int:
+        best = run = 0
+        for flag in flags:
+            run = run + 1 if flag else 0
+            best = max(best, run)
+        return best
+
+    def summary(self) -> dict[str, float | int | None]:
+        open_frames = self.frames - self.curtain_frames
+        return {
+            "frames": self.frames,
+            "face_frames": self.face_frames,
+            "leaked_face_frames": self.leaked,
+            "leak_rate": round(self.leaked / self.face_frames, 4) if self.face_frames else None,
+            "faces": len(self.per_face),
+            "faces_ever_exposed": sum(any(f) for f in self.per_face.values()),
+            "faces_exposed_half": sum(
+                sum(f) * 2 >= len(f) for f in self.per_face.values() if f
+            ),
+            "longest_exposed_run": max(
+                (self._longest_run(f) for f in self.per_face.values()), default=0
+            ),
+            "curtain_frames": self.curtain_frames,
+            "curtain_share": round(self.curtain_frames / self.frames, 4) if self.frames else None,
+            "over_blur": round(self.over_blur_sum / open_frames, 4) if open_frames else None,
+        }
+
+    def merge(self, other: LeakTally, id_offset: int) -> None:
+        """Pool another clip's tally into this one (face ids shifted to stay distinct)."""
+        self.face_frames += other.face_frames
+        self.leaked += other.leaked
+        self.frames += other.frames
+        self.curtain_frames += other.curtain_frames
+        self.over_blur_sum += other.over_blur_sum
+        for face_id, flags in other.per_face.items():
+            self.per_face[face_id + id_offset] = list(flags)

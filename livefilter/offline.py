@@ -16,15 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from livefilter.composite import redact
+from livefilter.composite import curtain, redact
 from livefilter.detect import Detector
 from livefilter.errors import ConfigError
 from livefilter.frame import Frame
 from livefilter.media import AudioPacket, VideoReader, VideoWriter
-from livefilter.regions import RedactionConfig, RegionsLog, regions_from_faces
+from livefilter.plan import PlanConfig, PlannedFrame, RegionPlanner
+from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.threads import Worker, get_or_stop, put_or_stop
+from livefilter.track import TrackerConfig
 
 __all__ = ["FileJobConfig", "anonymize_video"]
 
@@ -45,6 +45,9 @@ class FileJobConfig:
         preset: x264 speed preset.
         regions_json: optional path of the regions log.
         stats_json: optional path of the run statistics.
+        detect_every: run the detector on every N-th frame (and on the first
+            frame of each new scene); the tracker fills the frames between
+            from both sides.
     """
 
     input: Path
@@ -53,8 +56,11 @@ class FileJobConfig:
     preset: str = "veryfast"
     regions_json: Path | None = None
     stats_json: Path | None = None
+    detect_every: int = 1
 
     def __post_init__(self) -> None:
+        if not 1 <= self.detect_every <= 30:
+            raise ConfigError(f"detect-every: expected 1..30, got {self.detect_every!r}")
         if not 0 <= self.crf <= 51:
             raise ConfigError(f"crf: expected 0..51, got {self.crf!r}")
         presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
@@ -74,6 +80,7 @@ def anonymize_video(
     *,
     on_frame: ProgressCallback | None = None,
     total_frames: Callable[[int], None] | None = None,
+    tracker: TrackerConfig | None = None,
 ) -> dict[str, object]:
     """Anonymize ``job.input`` into ``job.output``; returns the run statistics.
 
@@ -84,7 +91,7 @@ def anonymize_video(
     stop = threading.Event()
     decoded: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_SIZE)
     hidden: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_SIZE)
-    counts = {"frames_out": 0, "detections": 0}
+    counts = {"frames_out": 0, "detections": 0, "curtain_frames": 0}
 
     with VideoReader(job.input) as reader:
         info = reader.info
@@ -132,7 +139,8 @@ def anonymize_video(
             ).start()
             encoder = Worker("livefilter-encode", encode, stop=stop).start()
             try:
-                _hide_faces(decoded, hidden, stop, detector, redaction, regions_log, counts)
+                _hide_faces(decoded, hidden, stop, detector, redaction, regions_log, counts,
+                            detect_every=job.detect_every, fps=float(info.fps), tracker=tracker)
                 put_or_stop(hidden, _END, stop)
                 encoder.join()
             finally:
@@ -163,7 +171,7 @@ def anonymize_video(
         "dropped": 0,
         "fps_out": round(frames / seconds, 2) if seconds > 0 else 0.0,
         "detector_hz": round(counts["detections"] / seconds, 2) if seconds > 0 else 0.0,
-        "curtain_frames": 0,
+        "curtain_frames": counts["curtain_frames"],
         "decode_errors": decode_errors,
     }
     return stats
@@ -177,22 +185,64 @@ def _hide_faces(
     redaction: RedactionConfig,
     regions_log: RegionsLog | None,
     counts: dict[str, int],
+    *,
+    detect_every: int,
+    fps: float,
+    tracker: TrackerConfig | None,
 ) -> None:
-    """Detect and hide faces in every frame; forward audio untouched."""
+    """Detect on key frames, track between them both ways, hide; audio passes.
+
+    Key frames are every ``detect_every``-th frame and the first frame of
+    every new scene. Frames are held until the next key frame's result is in
+    (:class:`~livefilter.plan.RegionPlanner`), so each frame gets the boxes
+    tracked forward from the key frame before it and carried back from the
+    key frame after it.
+    """
+    planner = RegionPlanner(
+        PlanConfig(delay=detect_every / max(fps, 1.0) * 1.01, max_stale=max(0.5, 2 * detect_every
+                   / max(fps, 1.0)), mask_scale=redaction.mask_scale),
+        tracker,
+    )
+    audio_waiting: list[AudioPacket] = []
+
+    def emit(planned_frames: list[PlannedFrame]) -> bool:
+        for planned in planned_frames:
+            if planned.curtain is not None:
+                counts["curtain_frames"] += 1
+                curtain(planned.frame.image)
+            else:
+                redact(planned.frame.image, planned.regions, redaction.method, redaction.shape,
+                       strength=redaction.strength)
+            if regions_log is not None:
+                regions_log.add(planned.frame.index, planned.curtain is not None,
+                                planned.regions)
+            if not put_or_stop(hidden, planned.frame, stop):
+                return False
+            # Audio goes out once the video has caught up with it.
+            while audio_waiting and audio_waiting[0].time <= planned.frame.timestamp:
+                if not put_or_stop(hidden, audio_waiting.pop(0), stop):
+                    return False
+        return True
+
     while True:
         ok, item = get_or_stop(decoded, stop)
-        if not ok or item is _END:
+        if not ok:
             return
-        if isinstance(item, Frame):
+        if item is _END:
+            break
+        if isinstance(item, AudioPacket):
+            audio_waiting.append(item)
+            continue
+        if not isinstance(item, Frame):
+            continue
+        cut = planner.advance(item, item.index, 0.0)
+        if cut or item.index % detect_every == 0:
             detections = detector.detect(item.image)
             counts["detections"] += 1
-            regions = regions_from_faces(detections.xyxy, redaction.mask_scale)
-            _redact(item.image, regions, redaction)
-            if regions_log is not None:
-                regions_log.add(item.index, False, regions)
-        if not put_or_stop(hidden, item, stop):
+            planner.add_result(item.index, item.timestamp, detections)
+        if not emit(planner.pop_ready()):
             return
-
-
-def _redact(image: np.ndarray, regions: np.ndarray, redaction: RedactionConfig) -> None:
-    redact(image, regions, redaction.method, redaction.shape, strength=redaction.strength)
+    if emit(planner.pop_ready(flush=True)):
+        for packet in audio_waiting:
+            if not put_or_stop(hidden, packet, stop):
+                return

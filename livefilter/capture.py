@@ -1,0 +1,426 @@
+"""Sources and the capture thread.
+
+A source is a camera (an index or ``/dev/videoN``, through OpenCV's V4L2
+backend), a video file, or a network stream (``rtsp://``, ``http(s)://``,
+``udp://``, ``srt://``, ``rtmp://``, through PyAV). The capture thread reads
+frames into a :class:`FrameRing` of preallocated slots:
+
+* live sources (cameras, streams, files with ``realtime``): the newest frame
+  wins; a frame the pipeline has not taken when a newer one arrives is dropped
+  and counted, so latency stays bounded;
+* files read as fast as the pipeline goes: nothing is ever dropped, the
+  capture thread waits for room instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import av
+import cv2
+import numpy as np
+
+from livefilter.errors import ConfigError, InputError, SourceError
+from livefilter.frame import Frame
+
+__all__ = [
+    "CameraSource",
+    "CaptureThread",
+    "FileSource",
+    "FrameRing",
+    "RingItem",
+    "Source",
+    "SourceConfig",
+    "StreamSource",
+    "open_source",
+]
+
+logger = logging.getLogger(__name__)
+
+URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt", "rtp")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceConfig:
+    """Where frames come from.
+
+    Attributes:
+        source: camera index (``0``), device path (``/dev/video0``), file
+            path, or URL.
+        realtime: pace a file at its own frame rate and treat it like a
+            camera (drop stale frames) — how tests and benchmarks stand a file
+            in for a camera.
+        size: requested camera mode ``(width, height)``, or ``None``.
+        fps: requested camera frame rate, or ``None``.
+        open_timeout: seconds to wait for a network stream to open.
+        read_timeout: seconds without a frame before a stream counts as lost.
+    """
+
+    source: str = "0"
+    realtime: bool = False
+    size: tuple[int, int] | None = None
+    fps: float | None = None
+    open_timeout: float = 10.0
+    read_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.size is not None and (min(self.size) < 16 or max(self.size) > 8192):
+            raise ConfigError(f"size: expected WxH between 16 and 8192, got {self.size!r}")
+        if self.fps is not None and not 1 <= self.fps <= 240:
+            raise ConfigError(f"fps: expected 1..240, got {self.fps!r}")
+        if not 0.5 <= self.open_timeout <= 300 or not 0.5 <= self.read_timeout <= 300:
+            raise ConfigError("timeouts: expected 0.5..300 seconds")
+
+    @property
+    def kind(self) -> str:
+        """``camera``, ``url`` or ``file``."""
+        text = self.source.strip()
+        if re.fullmatch(r"\d+", text) or re.fullmatch(r"/dev/video\d+", text):
+            return "camera"
+        if re.match(rf"^({'|'.join(URL_SCHEMES)})://", text, re.IGNORECASE):
+            return "url"
+        return "file"
+
+
+class Source(Protocol):
+    """What the capture thread reads from.
+
+    ``read`` returns ``(image_bgr, timestamp)`` or ``None`` at the end of a
+    file; it raises :class:`SourceError` when a live source is lost.
+    """
+
+    width: int
+    height: int
+    fps: float
+    live: bool
+    name: str
+
+    def read(self) -> tuple[np.ndarray, float] | None: ...
+
+    def close(self) -> None: ...
+
+
+class CameraSource:
+    """A V4L2 camera through OpenCV; timestamps are capture times (monotonic)."""
+
+    live = True
+
+    def __init__(self, config: SourceConfig) -> None:
+        text = config.source.strip()
+        index = int(text) if text.isdigit() else int(text.removeprefix("/dev/video"))
+        self.name = f"/dev/video{index}"
+        if not Path(self.name).exists():
+            raise SourceError(
+                f"camera {self.name} not found: is it plugged in? "
+                "(`livefilter devices` lists cameras)"
+            )
+        capture = cv2.VideoCapture(index, cv2.CAP_V4L2)
+        if not capture.isOpened():
+            raise SourceError(f"camera {self.name} cannot be opened (in use, or no permission?)")
+        # MJPG lets USB cameras deliver HD at full rate; a short buffer keeps
+        # the driver from queueing stale frames.
+        capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        if config.size is not None:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, config.size[0])
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, config.size[1])
+        if config.fps is not None:
+            capture.set(cv2.CAP_PROP_FPS, config.fps)
+        ok, image = capture.read()
+        if not ok or image is None:
+            capture.release()
+            raise SourceError(f"camera {self.name} delivers no frames")
+        self._capture = capture
+        self._first: np.ndarray | None = image
+        self.height, self.width = image.shape[:2]
+        self.fps = float(capture.get(cv2.CAP_PROP_FPS) or config.fps or 30.0)
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        if self._first is not None:
+            image, self._first = self._first, None
+            return image, time.monotonic()
+        ok, image = self._capture.read()
+        if not ok or image is None:
+            raise SourceError(f"camera {self.name} stopped delivering frames")
+        return image, time.monotonic()
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class _PyAVSource:
+    """Frames of the first video stream of a container, decoded by PyAV."""
+
+    def __init__(self, target: str, *, options: dict[str, str], timeout: tuple[float, float] | None,
+                 name: str) -> None:
+        self.name = name
+        try:
+            self._container = av.open(target, options=options, timeout=timeout,
+                                      metadata_errors="ignore")
+        except (av.error.FFmpegError, OSError) as exc:
+            raise self._error(f"cannot open ({_reason(exc)})") from exc
+        if not self._container.streams.video:
+            self._container.close()
+            raise self._error("has no video stream")
+        stream = self._container.streams.video[0]
+        stream.thread_type = "AUTO"
+        self._stream = stream
+        self._frames = self._container.decode(stream)
+        first = self._next_frame()
+        if first is None:
+            self._container.close()
+            raise self._error("has no decodable frame")
+        self._first: tuple[np.ndarray, float] | None = first
+        self.height, self.width = first[0].shape[:2]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        self.fps = float(rate) if rate else 30.0
+
+    def _error(self, text: str) -> Exception:
+        """The error type of this kind of source (overridden)."""
+        return SourceError(f"{self.name}: {text}")
+
+    def _next_frame(self) -> tuple[np.ndarray, float] | None:
+        try:
+            frame = next(self._frames)
+        except StopIteration:
+            return None
+        except (av.error.FFmpegError, OSError) as exc:
+            raise self._error(f"read failed ({_reason(exc)})") from exc
+        image = frame.to_ndarray(format="bgr24")
+        rotation = round((getattr(frame, "rotation", 0) or 0) / 90) * 90 % 360
+        if rotation == 90:
+            image = cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
+        elif rotation == 180:
+            image = cv2.rotate(image, cv2.ROTATE_180)
+        elif rotation == 270:
+            image = cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+        pts = float(frame.pts * frame.time_base) if frame.pts is not None else 0.0
+        return np.ascontiguousarray(image), pts
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        return self._next_frame()
+
+    def close(self) -> None:
+        self._container.close()
+
+
+class FileSource(_PyAVSource):
+    """A video file. Timestamps are presentation times; ``live`` with realtime pacing."""
+
+    def __init__(self, config: SourceConfig) -> None:
+        path = Path(config.source).expanduser()
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        if path.stat().st_size == 0:
+            raise InputError(f"{path}: file is empty")
+        self.live = config.realtime
+        super().__init__(str(path), options={}, timeout=None, name=str(path))
+
+    def _error(self, text: str) -> Exception:
+        return InputError(f"{self.name}: {text}")
+
+
+class StreamSource(_PyAVSource):
+    """A network stream. Timestamps are arrival times (monotonic)."""
+
+    live = True
+
+    def __init__(self, config: SourceConfig) -> None:
+        url = config.source.strip()
+        options = {"fflags": "nobuffer", "flags": "low_delay"}
+        if url.lower().startswith("rtsp"):
+            options["rtsp_transport"] = "tcp"
+        super().__init__(url, options=options,
+                         timeout=(config.open_timeout, config.read_timeout), name=url)
+
+    def _error(self, text: str) -> Exception:
+        return SourceError(f"stream {self.name}: {text}")
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        item = super().read()
+        if item is None:
+            raise SourceError(f"stream {self.name}: ended")
+        return item[0], time.monotonic()
+
+
+def open_source(config: SourceConfig) -> Source:
+    """Open the source ``config`` names; :class:`SourceError` / :class:`InputError` if not."""
+    kind = config.kind
+    if kind == "camera":
+        return CameraSource(config)
+    if kind == "url":
+        return StreamSource(config)
+    return FileSource(config)
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split()) or type(exc).__name__
+
+
+@dataclass(slots=True)
+class RingItem:
+    """A frame taken from the ring, with its sequence number and arrival time."""
+
+    frame: Frame
+    seq: int
+    arrival: float
+
+
+class FrameRing:
+    """A fixed number of preallocated frame slots shared by two threads.
+
+    ``drop_stale=True`` (live): :meth:`put` never waits; :meth:`get` returns
+    the newest frame and counts the ones it skips as dropped.
+    ``drop_stale=False`` (files): :meth:`put` waits for room, :meth:`get`
+    returns frames in order; nothing is dropped.
+    """
+
+    def __init__(self, slots: int, *, drop_stale: bool) -> None:
+        if slots < 2:
+            raise ValueError("a ring needs at least 2 slots")
+        self._slots: list[np.ndarray | None] = [None] * slots
+        self._index = [0] * slots
+        self._timestamp = [0.0] * slots
+        self._arrival = [0.0] * slots
+        self._drop_stale = drop_stale
+        self._written = 0  # sequence number of the next put
+        self._read = 0  # sequence number of the next frame get() may return
+        self._closed = False
+        self._condition = threading.Condition()
+        self.dropped = 0
+
+    @property
+    def written(self) -> int:
+        return self._written
+
+    def put(self, image: np.ndarray, index: int, timestamp: float, stop: threading.Event) -> bool:
+        """Copy ``image`` into the next slot; ``False`` if ``stop`` was set while waiting."""
+        with self._condition:
+            while not self._drop_stale and self._written - self._read >= len(self._slots):
+                if stop.is_set():
+                    return False
+                self._condition.wait(0.1)
+            slot = self._written % len(self._slots)
+            buffer = self._slots[slot]
+            if buffer is None or buffer.shape != image.shape:
+                buffer = np.empty_like(image)
+                self._slots[slot] = buffer
+            np.copyto(buffer, image)
+            self._index[slot] = index
+            self._timestamp[slot] = timestamp
+            self._arrival[slot] = time.monotonic()
+            self._written += 1
+            if self._drop_stale and self._written - self._read > len(self._slots):
+                # The slot of the oldest unread frame was just overwritten.
+                self.dropped += 1
+                self._read += 1
+            self._condition.notify_all()
+        return True
+
+    def close(self) -> None:
+        """The producer is done; :meth:`get` returns ``None`` once drained."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+
+    def _copy(self, seq: int) -> RingItem:
+        slot = seq % len(self._slots)
+        buffer = self._slots[slot]
+        if buffer is None:
+            raise RuntimeError("ring slot read before it was written")
+        frame = Frame(buffer.copy(), self._index[slot], self._timestamp[slot])
+        return RingItem(frame, seq, self._arrival[slot])
+
+    def get(self, timeout: float) -> RingItem | None:
+        """The next frame (live: the newest), a copy; ``None`` on timeout or end."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while self._read >= self._written:
+                if self._closed:
+                    return None
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._condition.wait(remaining)
+            if self._drop_stale and self._written - 1 > self._read:
+                self.dropped += self._written - 1 - self._read
+                self._read = self._written - 1
+            item = self._copy(self._read)
+            self._read += 1
+            self._condition.notify_all()
+            return item
+
+    def newest(self, after_seq: int, timeout: float) -> RingItem | None:
+        """A copy of the newest frame with ``seq > after_seq``, without consuming it."""
+        deadline = time.monotonic() + timeout
+        with self._condition:
+            while self._written - 1 <= after_seq:
+                if self._closed:
+                    return None
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._condition.wait(remaining)
+            return self._copy(self._written - 1)
+
+    @property
+    def finished(self) -> bool:
+        """Closed and drained."""
+        with self._condition:
+            return self._closed and self._read >= self._written
+
+
+class CaptureThread(threading.Thread):
+    """Reads ``source`` into ``ring`` until the source ends or ``stop`` is set.
+
+    With ``pace`` (a file in realtime mode) frames are released at their own
+    timestamps. A read error is kept in :attr:`error` for the pipeline.
+    """
+
+    def __init__(self, source: Source, ring: FrameRing, stop: threading.Event, *,
+                 pace: bool) -> None:
+        super().__init__(name="livefilter-capture", daemon=True)
+        self.source = source
+        self.ring = ring
+        self._stop_event = stop
+        self._pace = pace
+        self.error: BaseException | None = None
+        self.frames = 0
+
+    def start(self) -> CaptureThread:  # type: ignore[override]
+        super().start()
+        return self
+
+    def run(self) -> None:
+        started: float | None = None
+        first_timestamp = 0.0
+        try:
+            while not self._stop_event.is_set():
+                item = self.source.read()
+                if item is None:
+                    return
+                image, timestamp = item
+                if self._pace:
+                    now = time.monotonic()
+                    if started is None:
+                        started, first_timestamp = now, timestamp
+                    delay = (timestamp - first_timestamp) - (now - started)
+                    if delay > 0:
+                        self._stop_event.wait(delay)
+                if not self.ring.put(image, self.frames, timestamp, self._stop_event):
+                    return
+                self.frames += 1
+        except BaseException as exc:  # the pipeline decides what a lost source means
+            self.error = exc
+        finally:
+            self.ring.close()

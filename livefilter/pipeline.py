@@ -1,0 +1,415 @@
+"""The live pipeline: a source in; preview, virtual camera, recording and
+stream out, all at once, at the source's frame rate with bounded latency.
+
+Threads (each named ``livefilter-*``):
+
+* capture: source -> :class:`~livefilter.capture.FrameRing`;
+* detector: runs the detector on a copy of the newest frame, every
+  ``detect_every`` frames (or back to back), and posts results tagged with the
+  sequence number and timestamp of the frame they were computed on;
+* output: takes frames from the ring, moves the tracker on, hides the faces
+  (or the whole frame) and offers the result to every sink;
+* one per sink (:class:`~livefilter.sinks.SinkRunner`);
+* the caller's thread supervises, and pumps the preview window if there is
+  one (OpenCV's GUI wants its own thread).
+
+What is hidden in each frame, and when a frame is hidden whole (curtain),
+is decided by :class:`~livefilter.plan.RegionPlanner`: tracks between
+detections, look-ahead (``delay``), and the fail-closed rules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from livefilter.capture import CaptureThread, FileSource, FrameRing, RingItem, Source
+from livefilter.composite import curtain, redact, warm_up
+from livefilter.detect import Detector
+from livefilter.detections import Detections
+from livefilter.errors import ConfigError, SinkError
+from livefilter.plan import PlanConfig, PlannedFrame, RegionPlanner
+from livefilter.regions import RedactionConfig, RegionsLog
+from livefilter.sinks import OutputItem, Sink, SinkRunner
+from livefilter.stats import LiveStats
+from livefilter.track import TrackerConfig
+
+__all__ = ["LiveConfig", "LivePipeline"]
+
+logger = logging.getLogger(__name__)
+
+_POLL = 0.05
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveConfig:
+    """Options of ``livefilter run``.
+
+    Attributes:
+        detect_every: run the detector every N frames; ``0`` = auto (as often
+            as it can, back to back on the newest frame).
+        max_stale: seconds (of source time) between a frame and the nearest
+            detection result beyond which the frame is hidden whole.
+        delay: look-ahead: seconds each frame is held back so that results
+            arriving meanwhile can be carried back to it.
+        cut_threshold: scene-change level that counts as a cut (see
+            :class:`~livefilter.plan.PlanConfig`).
+        duration: stop after this many seconds (``None``: run until the source
+            ends or the user stops it).
+        stats_interval: seconds between stats lines on stderr (0: none).
+        regions_json, stats_json: optional output paths.
+        ring_slots: frames the capture ring holds.
+        sink_queue: frames each sink may have waiting before it drops.
+    """
+
+    detect_every: int = 0
+    max_stale: float = 0.5
+    delay: float = 0.0
+    cut_threshold: float = 40.0
+    duration: float | None = None
+    stats_interval: float = 5.0
+    regions_json: Path | None = None
+    stats_json: Path | None = None
+    ring_slots: int = 4
+    sink_queue: int = 3
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.detect_every <= 300:
+            raise ConfigError(f"detect-every: expected auto or 1..300, got {self.detect_every!r}")
+        if not 0.05 <= self.max_stale <= 60:
+            raise ConfigError(f"max-stale: expected 0.05..60 seconds, got {self.max_stale!r}")
+        if not 0 <= self.delay <= 10:
+            raise ConfigError(f"delay: expected 0..10 seconds, got {self.delay!r}")
+        if self.duration is not None and not 0 < self.duration <= 7 * 24 * 3600:
+            raise ConfigError(f"duration: expected a positive number of seconds, got "
+                              f"{self.duration!r}")
+        if not 0 <= self.stats_interval <= 3600:
+            raise ConfigError(f"stats-interval: expected 0..3600, got {self.stats_interval!r}")
+        if not 2 <= self.ring_slots <= 64 or not 1 <= self.sink_queue <= 64:
+            raise ConfigError("ring-slots and sink-queue: expected 2..64 and 1..64")
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    """Detections of the frame with sequence number ``seq``, captured at ``timestamp``."""
+
+    seq: int
+    timestamp: float
+    detections: Detections
+
+
+class LivePipeline:
+    """Wires source, detector, tracker, compositor and sinks; :meth:`run` blocks.
+
+    ``preview`` is an object with ``show(item, overlay)``, ``key()`` and
+    ``close()`` (:class:`~livefilter.preview.PreviewWindow`), or ``None``.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        detector: Detector,
+        *,
+        redaction: RedactionConfig,
+        config: LiveConfig,
+        tracker: TrackerConfig | None = None,
+        sinks: list[Sink] | None = None,
+        preview: object | None = None,
+    ) -> None:
+        self.source = source
+        self.detector = detector
+        self.redaction = redaction
+        self.config = config
+        self.sinks = list(sinks or [])
+        self.preview = preview
+        self.stats = LiveStats()
+        self.panic = threading.Event()
+        self.debug_boxes = False
+        self._stop = threading.Event()
+        self._output_done = threading.Event()
+        self._results: queue.Queue[_Result] = queue.Queue(maxsize=8)
+        self._preview_slot: queue.Queue[OutputItem] = queue.Queue(maxsize=1)
+        self._detector_failing = False
+        self._detect_now = threading.Event()
+        self.planner = RegionPlanner(
+            PlanConfig(delay=config.delay, max_stale=config.max_stale,
+                       cut_threshold=config.cut_threshold, mask_scale=redaction.mask_scale),
+            tracker,
+        )
+        self._errors: list[BaseException] = []
+        self._lossless = not source.live
+        self._ring = FrameRing(config.ring_slots, drop_stale=source.live)
+        self._runners: list[SinkRunner] = []
+        self._regions_log: RegionsLog | None = None
+        self.stop_reason = ""
+
+    # ------------------------------------------------------------------ control
+    def request_stop(self, reason: str = "stopped") -> None:
+        if not self._stop.is_set():
+            self.stop_reason = reason
+        self._stop.set()
+
+    def toggle_panic(self) -> bool:
+        """Panic hides every frame whole until toggled off; returns the new state."""
+        if self.panic.is_set():
+            self.panic.clear()
+            logger.warning("panic off")
+        else:
+            self.panic.set()
+            logger.warning("panic on: every frame hidden")
+        return self.panic.is_set()
+
+    # ------------------------------------------------------------------ threads
+    def _detect_loop(self) -> None:
+        """Detect on the newest frame, every ``detect_every`` frames; never dies.
+
+        A detector that raises is logged, counted and retried after a pause
+        (the frames meanwhile go out as curtain, via the staleness watchdog).
+        """
+        last_seq = -1
+        backoff = 0.1
+        every = self.config.detect_every
+        while not self._stop.is_set():
+            wanted = last_seq + (every if every > 0 else 1)
+            if self._detect_now.is_set():
+                self._detect_now.clear()
+                wanted = last_seq + 1  # a scene change: detect on the newest frame now
+            item = self._ring.newest(wanted - 1, timeout=_POLL)
+            if item is None:
+                if self._ring.finished:
+                    return
+                continue
+            try:
+                detections = self.detector.detect(item.frame.image)
+            except Exception as exc:  # a crashing detector must not stop the output
+                self.stats.detector_error()
+                if not self._detector_failing:
+                    logger.error("detector failed (%s: %s); hiding every frame until it "
+                                 "recovers", type(exc).__name__, exc)
+                self._detector_failing = True
+                self._stop.wait(backoff)
+                backoff = min(1.0, backoff * 2)
+                continue
+            if self._detector_failing:
+                logger.warning("detector recovered")
+            self._detector_failing = False
+            backoff = 0.1
+            last_seq = item.seq
+            self.stats.detection()
+            self._post(_Result(item.seq, item.frame.timestamp, detections))
+
+    def _post(self, result: _Result) -> None:
+        while not self._stop.is_set():
+            try:
+                self._results.put(result, timeout=_POLL)
+                return
+            except queue.Full:
+                # The output loop is behind: the oldest result is the least useful.
+                with contextlib.suppress(queue.Empty):
+                    self._results.get_nowait()
+
+    def _output_loop(self) -> None:
+        every = max(1, self.config.detect_every)
+        planner = self.planner
+        while not self._stop.is_set():
+            item = self._ring.get(timeout=_POLL)
+            if item is None:
+                if self._ring.finished:
+                    break
+                self._emit_ready(flush=False)
+                continue
+            planner.panic = self.panic.is_set()
+            planner.detector_failing = self._detector_failing
+            cut = planner.advance(item.frame, item.seq, item.arrival)
+            if cut:
+                self._detect_now.set()
+            if self._lossless and (cut or item.seq % every == 0):
+                # A file read as fast as we go: detect in step, nothing to race.
+                self._detect_in_step(item)
+            while True:
+                try:
+                    result = self._results.get_nowait()
+                except queue.Empty:
+                    break
+                planner.add_result(result.seq, result.timestamp, result.detections)
+            self._emit_ready(flush=False)
+        self._emit_ready(flush=True)
+
+    def _detect_in_step(self, item: RingItem) -> None:
+        try:
+            detections = self.detector.detect(item.frame.image)
+        except Exception as exc:
+            self.stats.detector_error()
+            logger.error("detector failed on frame %d (%s: %s)", item.frame.index,
+                         type(exc).__name__, exc)
+            return
+        self.stats.detection()
+        self.planner.add_result(item.seq, item.frame.timestamp, detections)
+
+    def _emit_ready(self, *, flush: bool) -> None:
+        now = None if self._lossless else time.monotonic()
+        for planned in self.planner.pop_ready(now=now, flush=flush):
+            self._emit(planned)
+
+    def _emit(self, planned: PlannedFrame) -> None:
+        frame = planned.frame
+        reason = planned.curtain
+        if reason is not None:
+            curtain(frame.image)
+        else:
+            redact(frame.image, planned.regions, self.redaction.method, self.redaction.shape,
+                   strength=self.redaction.strength)
+        out = OutputItem(frame, planned.regions, reason is not None, planned.arrival,
+                         [f"curtain: {reason}"] if reason else [])
+        for runner in self._runners:
+            runner.offer(out)
+        if self.preview is not None:
+            with contextlib.suppress(queue.Empty):
+                self._preview_slot.get_nowait()  # the window only wants the newest frame
+            self._preview_slot.put_nowait(out)
+        if self._regions_log is not None:
+            self._regions_log.add(frame.index, reason is not None, planned.regions)
+        self.stats.frame_out(time.monotonic() - planned.arrival, reason)
+
+    # --------------------------------------------------------------------- run
+    def _start_sinks(self) -> None:
+        width, height, fps = self.source.width, self.source.height, self.source.fps
+        self._runners = [
+            SinkRunner(sink, width=width, height=height, fps=fps,
+                       queue_size=self.config.sink_queue).start()
+            for sink in self.sinks
+        ]
+        for runner in self._runners:
+            try:
+                runner.wait_open(timeout=30)
+            except BaseException:
+                self._finish_sinks()
+                raise
+
+    def _finish_sinks(self) -> None:
+        for runner in self._runners:
+            runner.finish(timeout=30)
+
+    def _warm_up(self) -> None:
+        """Compile the kernels and load the detector before the first frame."""
+        seconds = warm_up()
+        blank = np.zeros((self.source.height, self.source.width, 3), np.uint8)
+        started = time.monotonic()
+        self.detector.detect(blank)
+        logger.info("warm-up: compositor %.2f s, detector %.2f s", seconds,
+                    time.monotonic() - started)
+
+    def run(self) -> dict[str, object]:
+        """Run until the source ends, ``duration`` passes or :meth:`request_stop`.
+
+        Returns the statistics record. Sinks are always closed (recordings
+        finalized), whatever happens.
+        """
+        config = self.config
+        self._warm_up()
+        if config.regions_json is not None:
+            self._regions_log = RegionsLog(
+                config.regions_json, width=self.source.width, height=self.source.height,
+                fps=self.source.fps, shape=self.redaction.shape,
+            )
+        try:
+            self._start_sinks()
+        except BaseException:
+            if self._regions_log is not None:
+                self._regions_log.abort()
+            raise
+        # A file in realtime mode is released at its own pace, like a camera.
+        pace = isinstance(self.source, FileSource) and self.source.live
+        capture = CaptureThread(self.source, self._ring, self._stop, pace=pace)
+        threads = [capture.start()]
+        if not self._lossless:
+            threads.append(self._spawn("livefilter-detector", self._detect_loop))
+        output = self._spawn("livefilter-output", self._output_loop, done=self._output_done)
+        threads.append(output)
+        started = time.monotonic()
+        next_stats = started + config.stats_interval if config.stats_interval else float("inf")
+        try:
+            self._supervise(capture, started, next_stats)
+        finally:
+            self._stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+            self._finish_sinks()
+            if self.preview is not None:
+                self.preview.close()
+            if self._regions_log is not None:
+                self._regions_log.close()
+        if capture.error is not None and not self._errors:
+            self._errors.append(capture.error)
+        frames_in = capture.frames
+        sink_stats = {r.sink.name: {"written": r.written, "dropped": r.dropped}
+                      for r in self._runners}
+        summary = self.stats.summary(frames_in, self._ring.dropped, sink_stats)
+        summary["stop_reason"] = self.stop_reason
+        if self._errors:
+            raise self._errors[0]
+        failed = [r for r in self._runners if r.error is not None]
+        if failed:
+            summary["sink_errors"] = {r.sink.name: " ".join(str(r.error).split()) for r in failed}
+        return summary
+
+    def _spawn(self, name: str, target, done: threading.Event | None = None) -> threading.Thread:
+        def body() -> None:
+            try:
+                target()
+            except BaseException as exc:
+                logger.debug("%s failed", name, exc_info=True)
+                self._errors.append(exc)
+                self._stop.set()
+            finally:
+                if done is not None:
+                    done.set()
+
+        thread = threading.Thread(target=body, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def _supervise(self, capture: CaptureThread, started: float, next_stats: float) -> None:
+        config = self.config
+        while not self._stop.is_set():
+            if self.preview is not None:
+                self._pump_preview()
+            else:
+                self._stop.wait(_POLL)
+            now = time.monotonic()
+            if self._output_done.is_set():
+                self.request_stop("source ended" if capture.error is None else "source lost")
+            if config.duration is not None and now - started >= config.duration:
+                self.request_stop("duration reached")
+            if self._runners and all(r.error is not None for r in self._runners):
+                self.request_stop("every output failed")
+                self._errors.append(SinkError("every output failed: " + "; ".join(
+                    " ".join(str(r.error).split()) for r in self._runners)))
+            if now >= next_stats:
+                print(f"livefilter: {self.stats.line(capture.frames, self._ring.dropped)}",
+                      file=sys.stderr, flush=True)
+                next_stats = now + config.stats_interval
+
+    def _pump_preview(self) -> None:
+        try:
+            item = self._preview_slot.get(timeout=_POLL)
+        except queue.Empty:
+            item = None
+        if item is not None:
+            self.preview.show(item, self.stats.overlay())
+        key = self.preview.key(1)
+        if key == "q":
+            self.request_stop("quit from the preview")
+        elif key in ("p", " "):
+            self.toggle_panic()
+        elif key == "d":
+            self.debug_boxes = not self.debug_boxes
+            self.preview.debug = self.debug_boxes

@@ -1,0 +1,391 @@
+"""Where hidden frames go: preview window, virtual camera, recording, live
+stream, or nowhere (benchmarks).
+
+Every sink runs on its own thread behind a small bounded queue
+(:class:`SinkRunner`): when a sink cannot keep up, frames meant for it are
+dropped and counted rather than stalling the other sinks or the pipeline.
+Sinks are context managers with an idempotent ``close``. Only redacted
+frames ever reach a sink.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+import av
+import cv2
+import numpy as np
+
+from livefilter.errors import ConfigError, OutputError, SinkError
+from livefilter.frame import Frame
+
+__all__ = [
+    "NullSink",
+    "OutputItem",
+    "RecordSink",
+    "Sink",
+    "SinkRunner",
+    "StreamSink",
+    "VirtualCameraSink",
+    "stream_format_for",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class OutputItem:
+    """A redacted frame on its way to the sinks.
+
+    ``regions`` are the boxes hidden in it (for the preview's debug view),
+    ``curtain`` tells whether the whole frame is hidden, ``arrival`` is when
+    the frame entered the pipeline (``time.monotonic``), for latency.
+    """
+
+    frame: Frame
+    regions: np.ndarray
+    curtain: bool
+    arrival: float
+    notes: list[str] = field(default_factory=list)
+
+
+class Sink(Protocol):
+    """Receives redacted frames. ``open`` is called on the sink's own thread."""
+
+    name: str
+
+    def open(self, width: int, height: int, fps: float) -> None: ...
+
+    def write(self, item: OutputItem) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class NullSink:
+    """Discards frames (benchmarks)."""
+
+    name = "null"
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        self.frames = 0
+
+    def write(self, item: OutputItem) -> None:
+        self.frames += 1
+
+    def close(self) -> None:
+        pass
+
+
+class VirtualCameraSink:
+    """A virtual camera through pyvirtualcam (v4l2loopback on Linux).
+
+    ``backend`` picks a registered pyvirtualcam backend (``None``: try all);
+    tests register one that records frames.
+    """
+
+    name = "vcam"
+
+    def __init__(self, device: str | None = None, backend: str | None = None) -> None:
+        self.device = device
+        self.backend = backend
+        self._camera = None
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        import pyvirtualcam
+
+        if self.backend is None and self.device is not None and not Path(self.device).exists():
+            raise SinkError(_no_loopback_message(f"{self.device} does not exist"))
+        try:
+            self._camera = pyvirtualcam.Camera(
+                width, height, fps, fmt=pyvirtualcam.PixelFormat.BGR,
+                device=self.device, backend=self.backend,
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise SinkError(_no_loopback_message(" ".join(str(exc).split()))) from exc
+        logger.info("virtual camera %s (%dx%d @ %.3g fps)", self._camera.device, width, height, fps)
+
+    def write(self, item: OutputItem) -> None:
+        if self._camera is not None:
+            self._camera.send(item.frame.image)
+
+    def close(self) -> None:
+        if self._camera is not None:
+            camera, self._camera = self._camera, None
+            camera.close()
+
+
+def _no_loopback_message(detail: str) -> str:
+    return (
+        f"no virtual camera ({detail}). Load the v4l2loopback kernel module: "
+        "sudo modprobe v4l2loopback exclusive_caps=1 card_label=livefilter"
+    )
+
+
+class _Encoder:
+    """H.264 through PyAV with timestamps from the frames' own clock."""
+
+    def __init__(self, target: str, container_format: str, *, size: tuple[int, int] | None,
+                 fps: float, options: dict[str, str], codec_options: dict[str, str],
+                 what: str, error: type[Exception]) -> None:
+        self._target, self._format = target, container_format
+        self._size, self._fps = size, fps
+        self._options, self._codec_options = options, codec_options
+        self._what, self._error_type = what, error
+        self._container = None
+        self._stream = None
+        self._first_timestamp: float | None = None
+        self._last_pts = -1
+        self._time_base = Fraction(1, 1000)
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        out_width, out_height = self._size or (width, height)
+        out_width, out_height = out_width + out_width % 2, out_height + out_height % 2
+        rate = Fraction(self._fps or fps).limit_denominator(1001)
+        try:
+            self._container = av.open(self._target, "w", format=self._format,
+                                      options=self._options)
+            stream = self._container.add_stream("libx264", rate=rate)
+            stream.width, stream.height, stream.pix_fmt = out_width, out_height, "yuv420p"
+            stream.time_base = self._time_base
+            stream.codec_context.time_base = self._time_base
+            stream.options = self._codec_options
+            stream.metadata.clear()
+            self._stream = stream
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            self._abandon()
+            raise self._error_type(f"{self._what}: cannot open ({_reason(exc)})") from exc
+
+    def encode(self, image: np.ndarray, timestamp: float) -> None:
+        if self._stream is None:
+            return
+        if image.shape[1] != self._stream.width or image.shape[0] != self._stream.height:
+            image = cv2.resize(image, (self._stream.width, self._stream.height),
+                               interpolation=cv2.INTER_AREA)
+        if self._first_timestamp is None:
+            self._first_timestamp = timestamp
+        pts = round((timestamp - self._first_timestamp) / self._time_base)
+        pts = max(pts, self._last_pts + 1)
+        self._last_pts = pts
+        frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+        frame.pts, frame.time_base = pts, self._time_base
+        try:
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise self._error_type(f"{self._what}: write failed ({_reason(exc)})") from exc
+
+    def close(self) -> None:
+        if self._container is None:
+            return
+        container, self._container = self._container, None
+        try:
+            if self._stream is not None:
+                for packet in self._stream.encode(None):
+                    container.mux(packet)
+        except (av.error.FFmpegError, OSError) as exc:
+            logger.warning("%s: could not flush the encoder (%s)", self._what, _reason(exc))
+        finally:
+            self._stream = None
+            try:
+                container.close()
+            except (av.error.FFmpegError, OSError) as exc:
+                logger.warning("%s: could not finish (%s)", self._what, _reason(exc))
+
+    def _abandon(self) -> None:
+        if self._container is not None:
+            try:
+                self._container.close()
+            except (av.error.FFmpegError, OSError):
+                logger.debug("closing a failed output", exc_info=True)
+            self._container = None
+
+
+_RECORD_FORMATS = {".mkv": "matroska", ".mp4": "mp4", ".mov": "mp4"}
+
+
+class RecordSink:
+    """Records H.264 into a file that stays playable if the process is killed.
+
+    Matroska (``.mkv``) is written cluster by cluster; ``.mp4`` is written
+    fragmented (``empty_moov``, a fragment per keyframe, a keyframe every
+    second), so a recording cut short by a crash or ``SIGKILL`` still plays up
+    to the last complete fragment. ``size`` and ``fps`` trade quality for
+    keeping up: a recorder that cannot keep up drops frames (counted) instead
+    of stalling the other outputs.
+    """
+
+    name = "record"
+
+    def __init__(self, path: Path, *, size: tuple[int, int] | None = None,
+                 fps: float | None = None, crf: int = 23, preset: str = "ultrafast") -> None:
+        self.path = Path(path)
+        suffix = self.path.suffix.lower()
+        if suffix not in _RECORD_FORMATS:
+            raise ConfigError(f"record: {self.path.name!r} must end in .mkv, .mp4 or .mov")
+        if not self.path.parent.is_dir():
+            raise OutputError(f"{self.path.parent}: output directory does not exist")
+        self._fps = fps
+        self._next_time: float | None = None
+        # Write each second out as it completes, so a kill loses at most about
+        # a second: Matroska clusters of 1 s, MP4 fragments of one 1 s GOP.
+        options = {"flush_packets": "1"}
+        if _RECORD_FORMATS[suffix] == "mp4":
+            options["movflags"] = "frag_keyframe+empty_moov+default_base_moof"
+        else:
+            options["cluster_time_limit"] = "1000"
+        gop = str(round(fps or 30))
+        self._encoder = _Encoder(
+            str(self.path), _RECORD_FORMATS[suffix], size=size, fps=fps or 0.0, options=options,
+            codec_options={"crf": str(crf), "preset": preset, "g": gop},
+            what=f"recording {self.path}", error=OutputError,
+        )
+        self.skipped_for_fps = 0
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        self._encoder.open(width, height, fps)
+
+    def write(self, item: OutputItem) -> None:
+        timestamp = item.frame.timestamp
+        if self._fps:
+            # --record-fps: keep a frame only when its time slot comes up.
+            if self._next_time is not None and timestamp < self._next_time:
+                self.skipped_for_fps += 1
+                return
+            step = 1.0 / self._fps
+            self._next_time = (self._next_time or timestamp) + step
+            if self._next_time < timestamp:
+                self._next_time = timestamp + step
+        self._encoder.encode(item.frame.image, timestamp)
+
+    def close(self) -> None:
+        self._encoder.close()
+
+
+def stream_format_for(url: str) -> str:
+    """The container for a streaming URL: FLV for RTMP, MPEG-TS for SRT/UDP."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    formats = {"rtmp": "flv", "rtmps": "flv", "srt": "mpegts", "udp": "mpegts", "tcp": "mpegts",
+               "rtp": "rtp_mpegts"}
+    if scheme not in formats:
+        raise ConfigError(f"stream: {url!r} must be an rtmp://, srt:// or udp:// URL")
+    return formats[scheme]
+
+
+class StreamSink:
+    """A live stream: H.264 in FLV (RTMP) or MPEG-TS (SRT, UDP) through PyAV."""
+
+    name = "stream"
+
+    def __init__(self, url: str, *, size: tuple[int, int] | None = None,
+                 bitrate: str = "2500k") -> None:
+        self.url = url
+        container_format = stream_format_for(url)
+        self._encoder = _Encoder(
+            url, container_format, size=size, fps=0.0, options={},
+            codec_options={"preset": "ultrafast", "tune": "zerolatency", "b": bitrate,
+                           "g": "30", "bf": "0"},
+            what=f"stream {url}", error=SinkError,
+        )
+
+    def open(self, width: int, height: int, fps: float) -> None:
+        self._encoder.open(width, height, fps)
+
+    def write(self, item: OutputItem) -> None:
+        self._encoder.encode(item.frame.image, item.frame.timestamp)
+
+    def close(self) -> None:
+        self._encoder.close()
+
+
+def _reason(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split()) or type(exc).__name__
+
+
+class SinkRunner(threading.Thread):
+    """Runs one sink on its own thread behind a bounded queue.
+
+    :meth:`offer` never blocks: a full queue means the sink is behind, and the
+    frame is dropped for this sink only (counted in :attr:`dropped`, warned
+    once). A sink's failure is kept in :attr:`error`; the other sinks go on.
+    """
+
+    def __init__(self, sink: Sink, *, width: int, height: int, fps: float,
+                 queue_size: int = 3) -> None:
+        super().__init__(name=f"livefilter-sink-{sink.name}", daemon=True)
+        self.sink = sink
+        self._size = (width, height, fps)
+        self._queue: queue.Queue[OutputItem | None] = queue.Queue(maxsize=queue_size)
+        self._opened = threading.Event()
+        self.error: BaseException | None = None
+        self.dropped = 0
+        self.written = 0
+        self._warned = False
+
+    def start(self) -> SinkRunner:  # type: ignore[override]
+        super().start()
+        return self
+
+    def wait_open(self, timeout: float) -> None:
+        """Block until the sink is open; re-raise its opening error."""
+        self._opened.wait(timeout)
+        if self.error is not None:
+            raise self.error
+
+    def offer(self, item: OutputItem) -> bool:
+        if self.error is not None:
+            return False
+        try:
+            self._queue.put_nowait(item)
+            return True
+        except queue.Full:
+            self.dropped += 1
+            if not self._warned:
+                self._warned = True
+                logger.warning("%s cannot keep up; dropping frames for it (counted)",
+                               self.sink.name)
+            return False
+
+    def finish(self, timeout: float) -> None:
+        """Let the queued frames out, close the sink, and wait for the thread."""
+        deadline = time.monotonic() + timeout
+        while self.is_alive() and time.monotonic() < deadline:
+            try:
+                self._queue.put(None, timeout=0.1)
+                break
+            except queue.Full:
+                continue
+        self.join(max(0.0, deadline - time.monotonic()))
+
+    def run(self) -> None:
+        try:
+            self.sink.open(*self._size)
+        except BaseException as exc:
+            self.error = exc
+            self._opened.set()
+            return
+        self._opened.set()
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                self.sink.write(item)
+                self.written += 1
+        except BaseException as exc:
+            self.error = exc
+            logger.error("%s failed: %s", self.sink.name, " ".join(str(exc).split()))
+        finally:
+            try:
+                self.sink.close()
+            except BaseException as exc:
+                logger.error("%s did not close cleanly: %s", self.sink.name, exc)
+                if self.error is None:
+                    self.error = exc

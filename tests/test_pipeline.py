@@ -1,0 +1,156 @@
+"""The live pipeline with scripted sources, detectors and sinks, frame by frame."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+import pytest
+from conftest import MemorySink, ScriptedSource, SquareDetector, square_frame
+
+from livefilter.composite import curtain
+from livefilter.errors import SourceError
+from livefilter.pipeline import LiveConfig, LivePipeline
+from livefilter.regions import RedactionConfig
+
+WIDTH, HEIGHT = 320, 240
+
+
+def moving_square_frames(count: int, side: float = 40) -> list[np.ndarray]:
+    """A square bouncing left and right at 90 px/s (2.25 sides per second)."""
+    def x(i: int) -> float:
+        phase = (3 * i) % 400
+        return 60 + (phase if phase < 200 else 400 - phase)
+
+    return [square_frame(WIDTH, HEIGHT, [(x(i), 120, side)], seed=i) for i in range(count)]
+
+
+def _run(frames, detector, *, live=True, sinks=None, config=None, during=None):
+    source = ScriptedSource(frames, live=live)
+    memory = MemorySink()
+    pipeline = LivePipeline(
+        source, detector, redaction=RedactionConfig(),
+        config=config or LiveConfig(stats_interval=0), sinks=[memory, *(sinks or [])],
+    )
+    if during is not None:
+        threading.Thread(target=during, args=(pipeline,), daemon=True).start()
+    stats = pipeline.run()
+    return memory, stats
+
+
+def _square_visible(image: np.ndarray) -> bool:
+    return len(SquareDetector.find(image)) > 0
+
+
+def _is_curtain_of(output: np.ndarray, original: np.ndarray) -> bool:
+    expected = original.copy()
+    curtain(expected)
+    return bool(np.abs(output.astype(int) - expected.astype(int)).max() <= 1)
+
+
+def test_every_frame_is_hidden_whole_until_the_first_detection():
+    frames = moving_square_frames(45)
+    memory, stats = _run(frames, SquareDetector(first_delay=0.5))
+    assert memory.closed and memory.opened == (WIDTH, HEIGHT, 30.0)
+    assert [r.index for r in memory.items] == sorted(r.index for r in memory.items)
+    first_open = next(i for i, r in enumerate(memory.items) if not r.curtain)
+    # The detector's first answer takes 0.5 s: about 15 frames at 30 fps.
+    assert first_open >= 10
+    for record in memory.items[:first_open]:
+        assert record.curtain and "curtain: no-detection-yet" in record.notes
+        assert _is_curtain_of(record.image, frames[record.index])
+    for record in memory.items:
+        assert not _square_visible(record.image), record.index
+    assert stats["curtain_frames"] == first_open
+    assert stats["curtain_reasons"] == {"no-detection-yet": first_open}
+
+
+def test_panic_hides_every_frame_while_on():
+    frames = moving_square_frames(90)
+    switch = {}
+
+    def toggle(pipeline):
+        time.sleep(1.0)
+        switch["on"] = time.monotonic()
+        pipeline.toggle_panic()
+        time.sleep(1.0)
+        switch["off"] = time.monotonic()
+        pipeline.toggle_panic()
+
+    memory, _ = _run(frames, SquareDetector(), during=toggle)
+    panic = [r for r in memory.items if "curtain: panic" in r.notes]
+    assert 20 <= len(panic) <= 40
+    indices = [r.index for r in panic]
+    assert indices == list(range(indices[0], indices[0] + len(indices)))  # one block
+    for record in panic:
+        assert _is_curtain_of(record.image, frames[record.index])
+    # Before and after the block, frames show (with the square hidden).
+    assert any(not r.curtain for r in memory.items if r.index > indices[-1])
+    assert all(not _square_visible(r.image) for r in memory.items)
+
+
+def test_failing_detector_gives_curtain_a_log_line_and_recovers(caplog):
+    frames = moving_square_frames(120)
+    detector = SquareDetector(fail_between=(3, 7), delay=0.02)
+    with caplog.at_level(logging.WARNING):
+        memory, stats = _run(frames, detector)
+    failed = [r for r in memory.items if "curtain: detector-failed" in r.notes]
+    assert failed, "no curtain while the detector failed"
+    assert stats["detector_errors"] == 4
+    assert any("detector failed" in m for m in caplog.messages)
+    assert any("detector recovered" in m for m in caplog.messages)
+    last_failed = failed[-1].index
+    assert any(not r.curtain for r in memory.items if r.index > last_failed)
+    assert all(not _square_visible(r.image) for r in memory.items)
+
+
+def test_stalled_detector_gives_curtain_after_max_stale():
+    frames = moving_square_frames(75)
+    # Each run takes 0.8 s: results are always older than max_stale 0.5 s
+    # by the time the next one is due.
+    memory, stats = _run(frames, SquareDetector(delay=0.8),
+                         config=LiveConfig(stats_interval=0, max_stale=0.5))
+    stale = [r for r in memory.items if "curtain: detector-stale" in r.notes]
+    assert len(stale) >= 15
+    assert stats["curtain_reasons"]["detector-stale"] == len(stale)
+    assert all(not _square_visible(r.image) for r in memory.items)
+
+
+def test_file_source_read_as_fast_as_it_goes_drops_nothing():
+    frames = moving_square_frames(60)
+    memory, stats = _run(frames, SquareDetector(), live=False)
+    assert [r.index for r in memory.items] == list(range(60))
+    assert stats["dropped"] == 0 and stats["frames_out"] == 60
+    assert not any(r.curtain for r in memory.items)
+    assert all(not _square_visible(r.image) for r in memory.items)
+
+
+class _SlowSink(MemorySink):
+    name = "slow"
+
+    def write(self, item) -> None:
+        time.sleep(0.2)
+        super().write(item)
+
+
+def test_a_slow_sink_drops_its_own_frames_only():
+    frames = moving_square_frames(60)
+    slow = _SlowSink()
+    memory, stats = _run(frames, SquareDetector(), sinks=[slow])
+    assert len(memory.items) >= 58
+    assert stats["sinks"]["slow"]["dropped"] > 20
+    assert stats["sinks"]["memory"]["dropped"] == 0
+    assert slow.closed
+
+
+def test_lost_source_raises_after_closing_every_sink():
+    frames = moving_square_frames(30)
+    source = ScriptedSource(frames, fail_at=20)
+    memory = MemorySink()
+    pipeline = LivePipeline(source, SquareDetector(), redaction=RedactionConfig(),
+                            config=LiveConfig(stats_interval=0), sinks=[memory])
+    with pytest.raises(SourceError, match="lost"):
+        pipeline.run()
+    assert memory.closed and len(memory.items) >= 15
