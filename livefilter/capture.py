@@ -14,10 +14,12 @@ frames into a :class:`FrameRing` of preallocated slots:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -384,32 +386,70 @@ class CaptureThread(threading.Thread):
     """Reads ``source`` into ``ring`` until the source ends or ``stop`` is set.
 
     With ``pace`` (a file in realtime mode) frames are released at their own
-    timestamps. A read error is kept in :attr:`error` for the pipeline.
+    timestamps. With ``reopen`` (cameras and streams), a lost source is
+    retried with growing pauses (0.5 s up to 5 s) until it is back or the run
+    stops; :attr:`lost` is set meanwhile so the pipeline can keep its outputs
+    alive. Frames of a source that comes back at another size are scaled to
+    the first size, which the sinks were opened with. Any other read error is
+    kept in :attr:`error` for the pipeline.
     """
 
     def __init__(self, source: Source, ring: FrameRing, stop: threading.Event, *,
-                 pace: bool) -> None:
+                 pace: bool, reopen: Callable[[], Source] | None = None) -> None:
         super().__init__(name="livefilter-capture", daemon=True)
         self.source = source
         self.ring = ring
         self._stop_event = stop
         self._pace = pace
+        self._reopen = reopen
+        self._size = (source.width, source.height)
         self.error: BaseException | None = None
         self.frames = 0
+        self.lost = threading.Event()
+        self.reconnects = 0
 
     def start(self) -> CaptureThread:  # type: ignore[override]
         super().start()
         return self
+
+    def _recover(self, reason: BaseException) -> bool:
+        """Reopen the source after ``reason``; ``False`` if the run stopped first."""
+        self.lost.set()
+        logger.warning("source lost (%s); hiding the output and retrying", _reason(reason))
+        with contextlib.suppress(Exception):
+            self.source.close()
+        pause = 0.5
+        attempts = 0
+        while not self._stop_event.wait(pause):
+            attempts += 1
+            try:
+                self.source = self._reopen()  # type: ignore[misc]
+            except (SourceError, InputError) as exc:
+                logger.info("source still unavailable (%s)", _reason(exc))
+                pause = min(5.0, pause * 2)
+                continue
+            self.reconnects += 1
+            self.lost.clear()
+            logger.warning("source back after %d attempt(s)", attempts)
+            return True
+        return False
 
     def run(self) -> None:
         started: float | None = None
         first_timestamp = 0.0
         try:
             while not self._stop_event.is_set():
-                item = self.source.read()
+                try:
+                    item = self.source.read()
+                except SourceError as exc:
+                    if self._reopen is None or not self._recover(exc):
+                        raise
+                    continue
                 if item is None:
                     return
                 image, timestamp = item
+                if (image.shape[1], image.shape[0]) != self._size:
+                    image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
                 if self._pace:
                     now = time.monotonic()
                     if started is None:
@@ -424,3 +464,7 @@ class CaptureThread(threading.Thread):
             self.error = exc
         finally:
             self.ring.close()
+            if self.reconnects:
+                # A reopened source is ours to close; the first one is the caller's.
+                with contextlib.suppress(Exception):
+                    self.source.close()

@@ -302,8 +302,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             from livefilter.preview import PreviewWindow
 
             preview = PreviewWindow()
+        # Cameras and streams that drop out are reopened; a file is not.
+        reopen = ((lambda: open_source(source_config))
+                  if source_config.kind in ("camera", "url") else None)
         pipeline = LivePipeline(source, detector, redaction=redaction, config=live,
-                                tracker=tracker, sinks=sinks, preview=preview)
+                                tracker=tracker, sinks=sinks, preview=preview, reopen=reopen)
         handlers = {
             signal.SIGINT: lambda *_: pipeline.request_stop("SIGINT"),
             signal.SIGTERM: lambda *_: pipeline.request_stop("SIGTERM"),

@@ -26,9 +26,11 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from livefilter.capture import CaptureThread, FileSource, FrameRing, RingItem, Source
@@ -36,6 +38,7 @@ from livefilter.composite import curtain, redact, warm_up
 from livefilter.detect import Detector
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, SinkError
+from livefilter.frame import Frame
 from livefilter.plan import PlanConfig, PlannedFrame, RegionPlanner
 from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.sinks import OutputItem, Sink, SinkRunner
@@ -111,6 +114,8 @@ class LivePipeline:
 
     ``preview`` is an object with ``show(item, overlay)``, ``key()`` and
     ``close()`` (:class:`~livefilter.preview.PreviewWindow`), or ``None``.
+    ``reopen`` opens the source again after it was lost (cameras, streams);
+    without it a lost source ends the run with its error.
     """
 
     def __init__(
@@ -123,6 +128,7 @@ class LivePipeline:
         tracker: TrackerConfig | None = None,
         sinks: list[Sink] | None = None,
         preview: object | None = None,
+        reopen: Callable[[], Source] | None = None,
     ) -> None:
         self.source = source
         self.detector = detector
@@ -148,6 +154,10 @@ class LivePipeline:
         self._lossless = not source.live
         self._ring = FrameRing(config.ring_slots, drop_stale=source.live)
         self._runners: list[SinkRunner] = []
+        self._reopen = reopen
+        self._capture: CaptureThread | None = None
+        self._last_image: np.ndarray | None = None
+        self._lost_frame: np.ndarray | None = None
         self._regions_log: RegionsLog | None = None
         self.stop_reason = ""
 
@@ -219,13 +229,20 @@ class LivePipeline:
     def _output_loop(self) -> None:
         every = max(1, self.config.detect_every)
         planner = self.planner
+        frame_interval = 1.0 / max(1.0, self.source.fps)
         while not self._stop.is_set():
-            item = self._ring.get(timeout=_POLL)
+            lost = self._capture is not None and self._capture.lost.is_set()
+            item = self._ring.get(timeout=frame_interval if lost else _POLL)
             if item is None:
                 if self._ring.finished:
                     break
-                self._emit_ready(flush=False)
+                if lost:
+                    self._emit_ready(flush=True)
+                    self._emit_signal_lost()
+                else:
+                    self._emit_ready(flush=False)
                 continue
+            self._lost_frame = None
             planner.panic = self.panic.is_set()
             planner.detector_failing = self._detector_failing
             cut = planner.advance(item.frame, item.seq, item.arrival)
@@ -259,6 +276,33 @@ class LivePipeline:
         for planned in self.planner.pop_ready(now=now, flush=flush):
             self._emit(planned)
 
+    def _emit_signal_lost(self) -> None:
+        """Keep the outputs alive while the source is gone: a hidden frame
+        saying so (never the last raw frame: a frozen virtual camera would
+        show whatever it last showed).
+        """
+        if self._lost_frame is None:
+            image = (self._last_image.copy() if self._last_image is not None else
+                     np.zeros((self.source.height, self.source.width, 3), np.uint8))
+            curtain(image)
+            image //= 2
+            _label(image, "SIGNAL LOST - reconnecting")
+            self._lost_frame = image
+        now = time.monotonic()
+        frame = Frame(self._lost_frame.copy(), -1, now)
+        out = OutputItem(frame, np.zeros((0, 4), np.float32), True, now,
+                         ["curtain: signal-lost"])
+        for runner in self._runners:
+            runner.offer(out)
+        self._show(out)
+        self.stats.frame_out(0.0, "signal-lost")
+
+    def _show(self, out: OutputItem) -> None:
+        if self.preview is not None:
+            with contextlib.suppress(queue.Empty):
+                self._preview_slot.get_nowait()  # the window only wants the newest frame
+            self._preview_slot.put_nowait(out)
+
     def _emit(self, planned: PlannedFrame) -> None:
         frame = planned.frame
         reason = planned.curtain
@@ -271,10 +315,8 @@ class LivePipeline:
                          [f"curtain: {reason}"] if reason else [])
         for runner in self._runners:
             runner.offer(out)
-        if self.preview is not None:
-            with contextlib.suppress(queue.Empty):
-                self._preview_slot.get_nowait()  # the window only wants the newest frame
-            self._preview_slot.put_nowait(out)
+        self._show(out)
+        self._last_image = frame.image
         if self._regions_log is not None:
             self._regions_log.add(frame.index, reason is not None, planned.regions)
         self.stats.frame_out(time.monotonic() - planned.arrival, reason)
@@ -328,7 +370,9 @@ class LivePipeline:
             raise
         # A file in realtime mode is released at its own pace, like a camera.
         pace = isinstance(self.source, FileSource) and self.source.live
-        capture = CaptureThread(self.source, self._ring, self._stop, pace=pace)
+        capture = CaptureThread(self.source, self._ring, self._stop, pace=pace,
+                                reopen=self._reopen)
+        self._capture = capture
         threads = [capture.start()]
         if not self._lossless:
             threads.append(self._spawn("livefilter-detector", self._detect_loop))
@@ -413,3 +457,15 @@ class LivePipeline:
         elif key == "d":
             self.debug_boxes = not self.debug_boxes
             self.preview.debug = self.debug_boxes
+
+
+def _label(image: np.ndarray, text: str) -> None:
+    """White text with a dark outline, centred."""
+    scale = max(0.6, image.shape[1] / 900)
+    thickness = max(1, round(scale * 2))
+    (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    origin = ((image.shape[1] - width) // 2, (image.shape[0] + height) // 2)
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 3,
+                cv2.LINE_AA)
+    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
+                thickness, cv2.LINE_AA)

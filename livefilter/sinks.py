@@ -10,6 +10,7 @@ frames ever reach a sink.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -133,7 +134,8 @@ class _Encoder:
 
     def __init__(self, target: str, container_format: str, *, size: tuple[int, int] | None,
                  fps: float, options: dict[str, str], codec_options: dict[str, str],
-                 what: str, error: type[Exception]) -> None:
+                 what: str, error: type[Exception], timeout: float | None = None) -> None:
+        self._timeout = timeout
         self._target, self._format = target, container_format
         self._size, self._fps = size, fps
         self._options, self._codec_options = options, codec_options
@@ -150,7 +152,7 @@ class _Encoder:
         rate = Fraction(self._fps or fps).limit_denominator(1001)
         try:
             self._container = av.open(self._target, "w", format=self._format,
-                                      options=self._options)
+                                      options=self._options, timeout=self._timeout)
             stream = self._container.add_stream("libx264", rate=rate)
             stream.width, stream.height, stream.pix_fmt = out_width, out_height, "yuv420p"
             stream.time_base = self._time_base
@@ -279,29 +281,73 @@ def stream_format_for(url: str) -> str:
 
 
 class StreamSink:
-    """A live stream: H.264 in FLV (RTMP) or MPEG-TS (SRT, UDP) through PyAV."""
+    """A live stream: H.264 in FLV (RTMP) or MPEG-TS (SRT, UDP, TCP) through PyAV.
+
+    When the target cannot be reached or goes away, the stream is retried with
+    growing pauses (1 s up to 10 s), with a warning; frames meanwhile are
+    skipped (counted in :attr:`skipped`) and the other outputs go on.
+    """
 
     name = "stream"
 
     def __init__(self, url: str, *, size: tuple[int, int] | None = None,
                  bitrate: str = "2500k") -> None:
         self.url = url
-        container_format = stream_format_for(url)
-        self._encoder = _Encoder(
-            url, container_format, size=size, fps=0.0, options={},
-            codec_options={"preset": "ultrafast", "tune": "zerolatency", "b": bitrate,
+        self._format = stream_format_for(url)
+        self._size = size
+        self._bitrate = bitrate
+        self._encoder: _Encoder | None = None
+        self._opened_with: tuple[int, int, float] | None = None
+        self._retry_at = 0.0
+        self._pause = 1.0
+        self.skipped = 0
+        self.reconnects = 0
+
+    def _new_encoder(self) -> _Encoder:
+        return _Encoder(
+            self.url, self._format, size=self._size, fps=0.0, options={},
+            codec_options={"preset": "ultrafast", "tune": "zerolatency", "b": self._bitrate,
                            "g": "30", "bf": "0"},
-            what=f"stream {url}", error=SinkError,
+            what=f"stream {self.url}", error=SinkError, timeout=5.0,
         )
 
     def open(self, width: int, height: int, fps: float) -> None:
-        self._encoder.open(width, height, fps)
+        self._opened_with = (width, height, fps)
+        encoder = self._new_encoder()
+        encoder.open(width, height, fps)
+        self._encoder = encoder
 
     def write(self, item: OutputItem) -> None:
-        self._encoder.encode(item.frame.image, item.frame.timestamp)
+        if self._encoder is None:
+            if time.monotonic() < self._retry_at or self._opened_with is None:
+                self.skipped += 1
+                return
+            encoder = self._new_encoder()
+            try:
+                encoder.open(*self._opened_with)
+            except SinkError as exc:
+                self._pause = min(10.0, self._pause * 2)
+                self._retry_at = time.monotonic() + self._pause
+                logger.info("%s still unreachable (%s)", self.url, exc)
+                self.skipped += 1
+                return
+            self._encoder = encoder
+            self.reconnects += 1
+            self._pause = 1.0
+            logger.warning("stream %s reconnected", self.url)
+        try:
+            self._encoder.encode(item.frame.image, item.frame.timestamp)
+        except SinkError as exc:
+            logger.warning("%s; retrying (other outputs go on)", exc)
+            with contextlib.suppress(Exception):
+                self._encoder.close()
+            self._encoder = None
+            self._retry_at = time.monotonic() + self._pause
 
     def close(self) -> None:
-        self._encoder.close()
+        if self._encoder is not None:
+            encoder, self._encoder = self._encoder, None
+            encoder.close()
 
 
 def _reason(exc: BaseException) -> str:
