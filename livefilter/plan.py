@@ -200,9 +200,7 @@ class RegionPlanner:
             return "detector-failed"
         times = self._result_times.get(held.scene)
         if not times:
-            if not self._result_times:
-                return "no-detection-yet"
-            return "scene-cut"
+            return "scene-cut" if self.results else "no-detection-yet"
         index = bisect.bisect_left(times, held.frame.timestamp)
         nearest = min(
             (abs(times[i] - held.frame.timestamp) for i in (index - 1, index)

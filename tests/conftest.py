@@ -85,12 +85,20 @@ def square_frame(width: int, height: int, squares: list[tuple[float, float, floa
     image = np.repeat(np.repeat(ramp, height, axis=0), 3, axis=2)
     image += rng.normal(0, 2, image.shape).astype(np.float32)
     image = np.clip(image, 0, 255).astype(np.uint8)
-    ys, xs = np.mgrid[0:height, 0:width]
-    checker = (((xs // 4) + (ys // 4)) % 2 * 255).astype(np.uint8)
     for cx, cy, side in squares:
-        x1, y1 = max(0, round(cx - side / 2)), max(0, round(cy - side / 2))
-        x2, y2 = max(0, round(cx + side / 2)), max(0, round(cy + side / 2))
-        image[y1:y2, x1:x2] = checker[y1:y2, x1:x2, None]
+        left, top = round(cx - side / 2), round(cy - side / 2)
+        x1, y1 = max(0, left), max(0, top)
+        x2, y2 = min(width, round(cx + side / 2)), min(height, round(cy + side / 2))
+        if x2 <= x1 or y2 <= y1:
+            continue
+        # The pattern moves with the square (its own coordinates), so optical
+        # flow sees it move; cells grow towards the centre so it is not
+        # periodic (a plain checkerboard would alias the flow).
+        ys, xs = np.mgrid[y1 - top:y2 - top, x1 - left:x2 - left]
+        u, v = xs / side - 0.5, ys / side - 0.5
+        radius = np.sqrt(u * u + v * v)
+        checker = ((np.floor(xs / (3 + 6 * radius)) + np.floor(ys / (3 + 6 * radius))) % 2 * 255)
+        image[y1:y2, x1:x2] = checker.astype(np.uint8)[:, :, None]
     return image
 
 
