@@ -187,7 +187,7 @@ class RegionPlanner:
             if held.seq == seq:
                 boxes = detections.xyxy
             else:
-                boxes, _ = propagate_boxes(source, held.thumb, detections.xyxy)
+                boxes, _, _ = propagate_boxes(source, held.thumb, detections.xyxy)
             grow = growth * abs(held.frame.timestamp - timestamp)
             size = boxes[:, 2:] - boxes[:, :2]
             held.faces.append(np.concatenate([boxes[:, :2] - size * grow,

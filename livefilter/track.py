@@ -43,11 +43,11 @@ __all__ = [
 
 _FLOW_WIDTH = 320  # width of the grayscale copy the flow runs on
 _CHANGE_SIZE = (32, 18)  # the tiny thumbnail scene changes are measured on
-_LK = {
-    "winSize": (15, 15),
-    "maxLevel": 3,
-    "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03),
-}
+_WINDOW = (11, 11)
+_LEVELS = 3
+_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.03)
+_POINTS_PER_SIDE = 4  # a 4x4 grid of points in each box
+_CAMERA_GRID = (10, 8)  # background points for the camera motion
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,24 +86,24 @@ class TrackerConfig:
 
 @dataclass(frozen=True, slots=True)
 class Thumbnail:
-    """Small grayscale copies of one frame: ``gray`` for flow, ``tiny`` for change.
-
-    ``scale`` maps full-frame pixels to ``gray`` pixels.
+    """Small grayscale copies of one frame: ``gray`` for flow, ``tiny`` for
+    scene change. ``scale`` maps full-frame pixels to thumbnail pixels.
     """
 
     gray: np.ndarray
     tiny: np.ndarray
     scale: float
+    size: tuple[int, int]  # (width, height) of the thumbnail
 
 
 def make_thumbnail(image_bgr: np.ndarray) -> Thumbnail:
     height, width = image_bgr.shape[:2]
     scale = min(1.0, _FLOW_WIDTH / width)
-    size = (max(8, round(width * scale)), max(8, round(height * scale)))
+    size = (max(16, round(width * scale)), max(16, round(height * scale)))
     gray = cv2.cvtColor(cv2.resize(image_bgr, size, interpolation=cv2.INTER_AREA),
                         cv2.COLOR_BGR2GRAY)
     tiny = cv2.resize(gray, _CHANGE_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
-    return Thumbnail(gray, tiny, scale)
+    return Thumbnail(gray, tiny, scale, size)
 
 
 def scene_change(a: Thumbnail, b: Thumbnail) -> float:
@@ -111,24 +111,33 @@ def scene_change(a: Thumbnail, b: Thumbnail) -> float:
     return float(np.mean(np.abs(a.tiny - b.tiny)))
 
 
-def _box_points(boxes_small: np.ndarray, per_side: int = 4) -> np.ndarray:
-    """A ``per_side``² grid in the middle 60 % of each box: ``(N * k, 1, 2) float32``."""
-    steps = np.linspace(0.2, 0.8, per_side, dtype=np.float32)
+def _box_points(boxes_small: np.ndarray) -> np.ndarray:
+    """A grid in the middle 60 % of each box: ``(N, k, 2) float32``."""
+    steps = np.linspace(0.2, 0.8, _POINTS_PER_SIDE, dtype=np.float32)
     grid_x, grid_y = np.meshgrid(steps, steps)
     offsets = np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)  # (k, 2)
     size = boxes_small[:, 2:] - boxes_small[:, :2]
-    points = boxes_small[:, None, :2] + offsets[None] * size[:, None]
-    return points.reshape(-1, 1, 2).astype(np.float32)
+    return (boxes_small[:, None, :2] + offsets[None] * size[:, None]).astype(np.float32)
 
 
-def _track_points(prev: np.ndarray, nxt: np.ndarray, points: np.ndarray
+def _camera_points(size: tuple[int, int]) -> np.ndarray:
+    width, height = size
+    xs = np.linspace(0.05 * width, 0.95 * width, _CAMERA_GRID[0])
+    ys = np.linspace(0.05 * height, 0.95 * height, _CAMERA_GRID[1])
+    return np.stack(np.meshgrid(xs, ys), axis=2).reshape(-1, 2).astype(np.float32)
+
+
+def _track_points(prev: Thumbnail, nxt: Thumbnail, points: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:
     """LK with a forward-backward check: ``(moved (M, 2), good (M,) bool)``."""
     if len(points) == 0:
         return np.zeros((0, 2), np.float32), np.zeros((0,), bool)
-    moved, status, _ = cv2.calcOpticalFlowPyrLK(prev, nxt, points, None, **_LK)
-    back, status_back, _ = cv2.calcOpticalFlowPyrLK(nxt, prev, moved, None, **_LK)
-    fb_error = np.linalg.norm((back - points).reshape(-1, 2), axis=1)
+    start = points.reshape(-1, 1, 2)
+    moved, status, _ = cv2.calcOpticalFlowPyrLK(
+        prev.gray, nxt.gray, start, None, winSize=_WINDOW, maxLevel=_LEVELS, criteria=_CRITERIA)
+    back, status_back, _ = cv2.calcOpticalFlowPyrLK(
+        nxt.gray, prev.gray, moved, None, winSize=_WINDOW, maxLevel=_LEVELS, criteria=_CRITERIA)
+    fb_error = np.linalg.norm((back - start).reshape(-1, 2), axis=1)
     good = (status.ravel() == 1) & (status_back.ravel() == 1) & (fb_error < 1.0)
     return moved.reshape(-1, 2), good
 
@@ -147,68 +156,66 @@ class FlowField:
         corners = np.concatenate([boxes[:, :2], boxes[:, 2:]], axis=0)
         moved = corners @ self.matrix[:, :2].T + self.matrix[:, 2]
         count = len(boxes)
-        out = np.concatenate([moved[:count], moved[count:]], axis=1).astype(np.float32)
-        return out
+        return np.concatenate([moved[:count], moved[count:]], axis=1).astype(np.float32)
 
 
-def _camera_motion(prev: Thumbnail, nxt: Thumbnail) -> FlowField:
-    height, width = prev.gray.shape
-    xs = np.linspace(0.05 * width, 0.95 * width, 10)
-    ys = np.linspace(0.05 * height, 0.95 * height, 8)
-    grid = np.stack(np.meshgrid(xs, ys), axis=2).reshape(-1, 1, 2).astype(np.float32)
-    moved, good = _track_points(prev.gray, nxt.gray, grid)
+def _fit_camera(start: np.ndarray, moved: np.ndarray, good: np.ndarray, scale: float
+                ) -> FlowField:
     if good.sum() < 12:
         return FlowField(None)
     matrix, inliers = cv2.estimateAffinePartial2D(
-        grid.reshape(-1, 2)[good], moved[good], method=cv2.RANSAC, ransacReprojThreshold=2.0
-    )
+        start[good], moved[good], method=cv2.RANSAC, ransacReprojThreshold=2.0)
     if matrix is None or inliers is None or inliers.sum() < 10:
         return FlowField(None)
     # Thumbnail pixels -> frame pixels: the translation scales, the rest does not.
     matrix = matrix.astype(np.float32)
-    matrix[:, 2] /= prev.scale
+    matrix[:, 2] /= scale
     return FlowField(matrix)
 
 
-def propagate_boxes(prev: Thumbnail, nxt: Thumbnail, boxes: np.ndarray,
-                    camera: FlowField | None = None) -> tuple[np.ndarray, np.ndarray]:
+def propagate_boxes(prev: Thumbnail, nxt: Thumbnail, boxes: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, FlowField]:
     """Move full-frame ``boxes`` from the frame of ``prev`` to that of ``nxt``.
 
-    Each box moves by the median motion of its own points (and scales by
-    their spread); a box whose points are lost moves with the camera.
-    Returns ``(boxes (N, 4) float32, followed (N,) bool)``.
+    One LK call (forward and back) for the points of all boxes and a grid of
+    background points together. Each box moves by the median motion of its
+    own points and scales by their spread; a box whose points are lost moves
+    with the camera (the background points' similarity transform).
+    Returns ``(boxes (N, 4) float32, followed (N,) bool, camera motion)``.
     """
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     count = len(boxes)
+    k = _POINTS_PER_SIDE * _POINTS_PER_SIDE
+    box_points = _box_points(boxes * prev.scale)  # (N, k, 2)
+    camera_points = _camera_points(prev.size)
+    start = np.concatenate([box_points.reshape(-1, 2), camera_points])
+    moved, good = _track_points(prev, nxt, start)
+    split = count * k
+    camera = _fit_camera(camera_points, moved[split:], good[split:], prev.scale)
     if count == 0:
-        return boxes.copy(), np.zeros((0,), bool)
-    per_side = 4
-    k = per_side * per_side
-    small = boxes * prev.scale
-    points = _box_points(small, per_side)
-    moved, good = _track_points(prev.gray, nxt.gray, points)
-    points = points.reshape(count, k, 2)
-    moved = moved.reshape(count, k, 2)
-    good = good.reshape(count, k)
-    if camera is None:
-        camera = _camera_motion(prev, nxt)
-    fallback = camera.apply(boxes)
-    out = fallback.copy()
-    followed = np.zeros(count, bool)
-    for i in range(count):
-        ok = good[i]
-        if ok.sum() < max(3, k // 4):
-            continue
-        shift = np.median(moved[i, ok] - points[i, ok], axis=0) / prev.scale
-        src, dst = points[i, ok], moved[i, ok]
-        spread_src = np.median(np.linalg.norm(src - src.mean(axis=0), axis=1))
-        spread_dst = np.median(np.linalg.norm(dst - dst.mean(axis=0), axis=1))
-        scale = float(np.clip(spread_dst / spread_src, 0.8, 1.25)) if spread_src > 1e-3 else 1.0
-        centre = (boxes[i, :2] + boxes[i, 2:]) / 2 + shift
-        half = (boxes[i, 2:] - boxes[i, :2]) / 2 * scale
-        out[i] = np.concatenate([centre - half, centre + half])
-        followed[i] = True
-    return out, followed
+        return boxes.copy(), np.zeros((0,), bool), camera
+    src = box_points
+    dst = moved[:split].reshape(count, k, 2)
+    ok = good[:split].reshape(count, k)
+    followed = ok.sum(axis=1) >= max(3, k // 4)
+    out = camera.apply(boxes)
+    if followed.any():
+        with np.errstate(invalid="ignore"):
+            shift = np.where(ok[..., None], dst - src, np.nan)
+            median_shift = np.nanmedian(shift[followed], axis=1) / prev.scale  # (F, 2)
+            src_f = np.where(ok[..., None], src, np.nan)[followed]
+            dst_f = np.where(ok[..., None], dst, np.nan)[followed]
+            spread_src = np.nanmedian(np.linalg.norm(
+                src_f - np.nanmean(src_f, axis=1, keepdims=True), axis=2), axis=1)
+            spread_dst = np.nanmedian(np.linalg.norm(
+                dst_f - np.nanmean(dst_f, axis=1, keepdims=True), axis=2), axis=1)
+        ratio = np.where(spread_src > 1e-3, spread_dst / np.maximum(spread_src, 1e-3), 1.0)
+        ratio = np.clip(np.nan_to_num(ratio, nan=1.0), 0.8, 1.25)[:, None]
+        chosen = boxes[followed]
+        centre = (chosen[:, :2] + chosen[:, 2:]) / 2 + median_shift
+        half = (chosen[:, 2:] - chosen[:, :2]) / 2 * ratio
+        out[followed] = np.concatenate([centre - half, centre + half], axis=1)
+    return out.astype(np.float32), followed, camera
 
 
 @dataclass
@@ -256,9 +263,8 @@ class Tracker:
         if self._current is not None and self._tracks:
             _, prev, prev_time = self._current
             dt = max(1e-3, timestamp - prev_time)
-            self.last_camera = _camera_motion(prev, thumb)
             boxes = np.stack([t.box for t in self._tracks])
-            moved, followed = propagate_boxes(prev, thumb, boxes, self.last_camera)
+            moved, followed, self.last_camera = propagate_boxes(prev, thumb, boxes)
             for track, box, ok in zip(self._tracks, moved, followed, strict=True):
                 if not ok and self.last_camera.matrix is None:
                     # Neither the face nor the camera could be followed:
@@ -297,7 +303,7 @@ class Tracker:
             entry = self._history.get(seq)
             if entry is None:
                 return False
-            boxes, _ = propagate_boxes(entry[0], current_thumb, boxes)
+            boxes, _, _ = propagate_boxes(entry[0], current_thumb, boxes)
         self._match(boxes, detections.scores, timestamp)
         return True
 

@@ -23,8 +23,8 @@ def square_box(cx: float, cy: float, side: float) -> np.ndarray:
 def test_propagate_boxes_follows_a_moved_square():
     a = square_frame(W, H, [(100, 120, 40)], seed=1)
     b = square_frame(W, H, [(112, 114, 40)], seed=1)
-    moved, followed = propagate_boxes(make_thumbnail(a), make_thumbnail(b),
-                                      square_box(100, 120, 40)[None])
+    moved, followed, _ = propagate_boxes(make_thumbnail(a), make_thumbnail(b),
+                                         square_box(100, 120, 40)[None])
     assert followed.tolist() == [True]
     np.testing.assert_allclose(moved[0], square_box(112, 114, 40), atol=2.5)
 
