@@ -35,10 +35,10 @@ __all__ = [
     "SEMI_X",
     "SEMI_Y",
     "X0",
-    "batches",
     "X1",
     "Y0",
     "Y1",
+    "batches",
     "curtain_kernel",
     "hidden_mask_kernel",
     "redact_kernel",
@@ -76,7 +76,10 @@ def region_table(
     feather: float,
     far: float,
 ) -> np.ndarray:
-    """``(M, REGION_COLUMNS) float64`` regions of ``(N, 4) float64`` boxes (see ``composite._regions``)."""
+    """``(M, REGION_COLUMNS) float64`` regions of ``(N, 4) float64`` boxes.
+
+    See ``composite._regions``, which validates the boxes first.
+    """
     table = np.zeros((boxes.shape[0], REGION_COLUMNS), np.float64)
     count = 0
     for i in range(boxes.shape[0]):
@@ -165,7 +168,7 @@ def _feather(
     opacity: float,
     ellipse: bool,
 ) -> None:
-    """``out[i]`` (float64) <- alpha of the pixel whose centre is ``offset + i`` right of the centre.
+    """``out[i]`` (float64) <- alpha of the pixel centred ``offset + i`` right of the centre.
 
     ``v`` is the row's vertical offset in semi-axes. The ellipse ramps in the
     squared radius, ``(1 - r²) * gain``: no square root per pixel, and over a
@@ -246,7 +249,19 @@ def _row_alpha(
 
 
 @njit(cache=True, nogil=True)
-def _area_means(flat, stride, x0, y0, width, height, cells_x, cells_y, r, grid, buf):  # noqa: ANN001, ANN202
+def _area_means(
+    flat: np.ndarray,
+    stride: int,
+    x0: int,
+    y0: int,
+    width: int,
+    height: int,
+    cells_x: int,
+    cells_y: int,
+    r: int,
+    grid: np.ndarray,
+    buf: np.ndarray,
+) -> None:
     """``grid[r]`` (``(cells_x, 3) float32``) <- area means of cell row ``r``.
 
     ``flat`` is the frame flattened, ``stride`` its row length in bytes; the
@@ -291,7 +306,7 @@ def _area_means(flat, stride, x0, y0, width, height, cells_x, cells_y, r, grid, 
 
 
 @njit(cache=True, nogil=True)
-def _box3(grid):  # noqa: ANN001, ANN202
+def _box3(grid: np.ndarray) -> None:
     """3x3 box blur of a ``(cy, cx, 3) float32`` grid in place, edges replicated."""
     cells_y, cells_x = grid.shape[0], grid.shape[1]
     tmp = np.empty_like(grid)
@@ -311,7 +326,7 @@ def _box3(grid):  # noqa: ANN001, ANN202
 
 
 @njit(cache=True, nogil=True)
-def _linear_tap(position, count):  # noqa: ANN001, ANN202
+def _linear_tap(position: float, count: int) -> tuple[int, float]:
     """Bilinear source cell and weight for output coordinate ``position`` (OpenCV's rule)."""
     f = np.floor(position)
     t = position - f
@@ -376,30 +391,24 @@ def _blend(
     s: np.float32,
     t: np.float32,
     alpha: np.ndarray,
-    lo: int,
-    hi: int,
     weights: np.ndarray,
 ) -> None:
-    """Blend pixels ``lo..hi-1`` of ``out`` (uint8 BGR bytes) towards ``upper * s + lower * t``.
+    """Blend ``out`` (uint8 BGR bytes) towards ``upper * s + lower * t`` by ``alpha``.
 
-    ``alpha`` is per pixel (float64); ``weights`` is ``(>= 3 * (hi - lo),)
-    float32`` scratch. Spreading alpha to one weight per byte first lets the
-    main loop run over contiguous bytes, which LLVM vectorises (2-3x faster
-    than a loop over pixels and channels).
+    ``alpha`` (float64) has one value per pixel, ``len(out) // 3`` of them;
+    ``weights`` is ``(>= len(out),) float32`` scratch. Spreading alpha to one
+    weight per byte first lets the main loop run over contiguous bytes, which
+    LLVM vectorises (2-3x faster than a loop over pixels and channels).
     """
-    count = hi - lo
-    for x in range(count):
-        weight = np.float32(alpha[lo + x])
+    for x in range(len(alpha)):
+        weight = np.float32(alpha[x])
         weights[3 * x] = weight
         weights[3 * x + 1] = weight
         weights[3 * x + 2] = weight
-    dst = out[3 * lo : 3 * hi]
-    up = upper[3 * lo : 3 * hi]
-    down = lower[3 * lo : 3 * hi]
-    for i in range(3 * count):
-        cover = up[i] * s + down[i] * t
-        old = np.float32(dst[i])
-        dst[i] = np.uint8(np.int32(old + weights[i] * (cover - old) + np.float32(0.5)))
+    for i in range(len(out)):
+        cover = upper[i] * s + lower[i] * t
+        old = np.float32(out[i])
+        out[i] = np.uint8(np.int32(old + weights[i] * (cover - old) + np.float32(0.5)))
 
 
 @njit(cache=True, nogil=True)
@@ -469,17 +478,30 @@ def _redact_one(
         out = flat[start : start + (xb - xa) * 3]
         upper = wide[top, 3 * (xa - x0) : 3 * (xb - x0)]
         lower = wide[bottom, 3 * (xa - x0) : 3 * (xb - x0)]
+        # Byte offsets of the core's ends within the span; the feathered rims
+        # either side are blended, the core only needs the cover.
+        left = 3 * (ia - xa)
+        right = 3 * (ib - xa)
         if full:
-            core = slice(3 * (ia - xa), 3 * (ib - xa))
-            _blend(out, upper, lower, s, t, alpha, 0, ia - xa, weights)
-            _cover(out[core], upper[core], lower[core], s, t)
-            _blend(out, upper, lower, s, t, alpha, ib - xa, xb - xa, weights)
+            _blend(out[:left], upper[:left], lower[:left], s, t, alpha[: ia - xa], weights)
+            _cover(out[left:right], upper[left:right], lower[left:right], s, t)
+            rim = alpha[ib - xa : xb - xa]
+            _blend(out[right:], upper[right:], lower[right:], s, t, rim, weights)
         else:
-            _blend(out, upper, lower, s, t, alpha, 0, xb - xa, weights)
+            _blend(out, upper, lower, s, t, alpha[: xb - xa], weights)
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def redact_kernel(frame, table, order, starts, method, ellipse, noise, noise_starts):  # noqa: ANN001, ANN201
+def redact_kernel(
+    frame: np.ndarray,
+    table: np.ndarray,
+    order: np.ndarray,
+    starts: np.ndarray,
+    method: int,
+    ellipse: bool,
+    noise: np.ndarray,
+    noise_starts: np.ndarray,
+) -> None:
     """Hide every region of ``table`` in ``frame`` in place.
 
     Args:
@@ -499,17 +521,22 @@ def redact_kernel(frame, table, order, starts, method, ellipse, noise, noise_sta
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def curtain_kernel(frame, cells_x, cells_y):  # noqa: ANN001, ANN201
+def curtain_kernel(frame: np.ndarray, cells_x: int, cells_y: int) -> None:
     """Hide all of ``frame`` (``(H, W, 3) uint8`` C-contiguous) via a blurred cell grid."""
     height, width = frame.shape[0], frame.shape[1]
     stride = width * 3
     flat = frame.reshape(-1)
     grid = np.empty((cells_y, cells_x, 3), np.float32)
-    for r in prange(cells_y):
+    # Typed like _redact_one's arguments (not literals, not prange's uint64)
+    # so both share one compiled specialisation of each helper.
+    origin = height - height
+    bilinear = height < 0
+    for task in prange(cells_y):
         buf = np.empty(stride, np.float32)
-        _area_means(flat, stride, 0, 0, width, height, cells_x, cells_y, r, grid, buf)
+        r = np.int64(task)
+        _area_means(flat, stride, origin, origin, width, height, cells_x, cells_y, r, grid, buf)
     _box3(grid)
-    wide = _widen(grid, width, False)
+    wide = _widen(grid, width, bilinear)
     step_y = cells_y / height
     for y in prange(height):
         top, t64 = _linear_tap((y + 0.5) * step_y - 0.5, cells_y)

@@ -10,15 +10,17 @@ Geometry shared by both backends (computed once, here, by :func:`_regions`):
 * A region is a box ``x1, y1, x2, y2`` in frame pixels, already grown about
   the face (by the mask scale, ~1.6x), so the face is the middle of the box.
 * Pixel ``(x, y)`` has its centre at ``(x + 0.5, y + 0.5)``.
-* ``ellipse``: the ellipse inscribed in the box; ``box``: the box itself. With
-  ``u, v`` the pixel centre's offset from the box centre divided by the half
-  width / half height, the shape's "depth" is ``1 - sqrt(u² + v²)`` (ellipse)
-  or ``1 - max(|u|, |v|)`` (box): 1 at the centre, 0 on the boundary.
-* ``alpha = clip(depth / FEATHER_FRACTION, 0, 1)``: a feathered edge in the
-  outer tenth of the radius. A face box grown 1.6x reaches at most depth
-  ``1 - sqrt(2) / 1.6 ≈ 0.116`` (its corners, on the ellipse), deeper than the
-  feather, so every pixel of the face itself gets ``alpha == 1``: the original
-  never shows through over the face.
+* ``ellipse``: the ellipse inscribed in the box; ``box``: the box itself.
+  With ``u, v`` the pixel centre's offset from the box centre divided by the
+  half width / half height and ``f = FEATHER_FRACTION``, the feathered alpha
+  is ``clip((1 - u² - v²) / (1 - (1 - f)²), 0, 1)`` for the ellipse (a ramp
+  in the squared radius: no square root per pixel) and
+  ``clip((1 - max(|u|, |v|)) / f, 0, 1)`` for the box: 0 on the boundary,
+  1 from ``1 - f`` of the radius inwards.
+* A face box grown 1.6x lies within radius ``sqrt(2) / 1.6 ≈ 0.884`` of the
+  ellipse (its corners), inside the ``0.9`` where the feather ends, so every
+  pixel of the face itself gets ``alpha == 1``: the original never shows
+  through over the face.
 * A pixel is *hidden* when ``alpha >= 0.5`` (:func:`hidden_mask`); pixels with
   ``alpha <= 0`` (every pixel outside the shape, so every pixel outside the
   boxes) are never written: they stay bit-identical.
@@ -39,21 +41,7 @@ from typing import Literal, get_args
 import numpy as np
 
 from livefilter import _composite_kernels as kernels
-from livefilter._composite_kernels import (
-    CELLS_X,
-    CELLS_Y,
-    CX,
-    CY,
-    FEATHER,
-    OPACITY,
-    REGION_COLUMNS,
-    SEMI_X,
-    SEMI_Y,
-    X0,
-    X1,
-    Y0,
-    Y1,
-)
+from livefilter._composite_kernels import CELLS_X, CELLS_Y, REGION_COLUMNS
 from livefilter.errors import ConfigError
 
 __all__ = [
@@ -80,19 +68,22 @@ Backend = Literal["numba", "opencv"]
 #: Width of the feathered edge as a fraction of each semi-axis (see module doc).
 FEATHER_FRACTION = 0.1
 #: ``blur`` at strength 1: the region is averaged down to this many cells
-#: across its longer side (~5 across the face itself), the cells are box
-#: blurred 3x3 and interpolated back up.
-BLUR_CELLS = 8.0
-#: ``pixelate`` at strength 1: this many blocks across the region's longer side.
-PIXELATE_CELLS = 8.0
+#: across its longer side (about 2 across the face itself), the cells are box
+#: blurred 3x3 and interpolated back up. Chosen by benchmarks/
+#: redaction_strength.py: more cells let CenterFace find more hidden faces,
+#: and fewer (a single flat oval) did not help either.
+BLUR_CELLS = 3.0
+#: ``pixelate`` at strength 1: this many blocks across the region's longer
+#: side, chosen the same way.
+PIXELATE_CELLS = 3.0
 #: ``pixelate``: each block mean moves by a uniform random amount in
 #: ``[-PIXELATE_NOISE, PIXELATE_NOISE]`` grey levels per channel, so the blocks
 #: cannot be matched exactly against pixelated candidate faces.
 PIXELATE_NOISE = 8.0
 #: ``curtain``: the frame is averaged down to this many cells across its
-#: longer side; a face filling a 16:9 frame is then about 9 cells tall before
-#: the 3x3 blur of the cells.
-CURTAIN_CELLS = 16
+#: longer side; a face as tall as a 16:9 frame is then 4 to 5 cells tall
+#: before the 3x3 blur of the cells, coarser than ``blur`` leaves a face.
+CURTAIN_CELLS = 8
 
 # Coordinates beyond this many pixels are clipped to it (only to tame inf).
 _FAR = 1e7
@@ -220,8 +211,14 @@ def _redact(
         return
     with kernels.PARALLEL_LOCK:
         kernels.redact_kernel(
-            frame, table, order, starts, _METHOD_CODES[method], shape == "ellipse",
-            noise, noise_starts,
+            frame,
+            table,
+            order,
+            starts,
+            _METHOD_CODES[method],
+            shape == "ellipse",
+            noise,
+            noise_starts,
         )
 
 
@@ -305,7 +302,11 @@ def hidden_mask(boxes: np.ndarray, shape: Shape, height: int, width: int) -> np.
 
 
 def warm_up() -> float:
-    """Compile or load the kernels on tiny inputs; seconds taken."""
+    """Compile the kernels, or load them from numba's cache, on tiny inputs.
+
+    The live path calls this before its first frame so no frame waits for a
+    compile. Returns the seconds taken.
+    """
     started = time.perf_counter()
     frame = np.zeros((8, 8, 3), np.uint8)
     boxes = np.array([[1.0, 1.0, 6.0, 6.0]])
@@ -313,4 +314,7 @@ def warm_up() -> float:
         for shape in get_args(Shape):
             redact(frame, boxes, method, shape)
     curtain(frame)
-    return time.perf_counter() - started
+    hidden_mask(boxes, "ellipse", 8, 8)
+    seconds = time.perf_counter() - started
+    logger.debug("compositor kernels ready in %.2f s", seconds)
+    return seconds
