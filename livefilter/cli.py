@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,6 +46,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _finite_float(text: str) -> float:
+    # float() takes "nan" and "inf"; no option means anything by them, and a
+    # NaN slips through range checks written as `x < lo or x > hi`.
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
 def _size(text: str) -> tuple[int, int]:
     match = text.lower().split("x")
     if len(match) != 2 or not all(part.isdigit() for part in match):
@@ -68,7 +79,7 @@ def _add_detector_options(parser: argparse.ArgumentParser) -> None:
         "cascade (OpenCV Haar cascades, far lower recall) or auto (default: %(default)s)",
     )
     group.add_argument(
-        "--threshold", type=float, default=None,
+        "--threshold", type=_finite_float, default=None,
         help="minimum detection score in (0, 1); lower hides more (default: 0.2)",
     )
     group.add_argument(
@@ -96,7 +107,7 @@ def _add_redaction_options(parser: argparse.ArgumentParser) -> None:
         help="shape of each hidden region (default: %(default)s)",
     )
     group.add_argument(
-        "--mask-scale", type=float, default=None, metavar="FACTOR",
+        "--mask-scale", type=_finite_float, default=None, metavar="FACTOR",
         help="size of the hidden region relative to the detected face box; the default "
         "1.6 covers hair, ears and chin (deface's --mask-scale 1.3 equals 1.6 here)",
     )
@@ -130,7 +141,6 @@ def _build_detector(args: argparse.Namespace) -> Any:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    import os
 
     from livefilter.errors import OutputError
 
@@ -159,20 +169,25 @@ def _cmd_file(args: argparse.Namespace) -> int:
     if not job.input.exists():
         raise InputError(f"{job.input}: no such file")
     detector = _build_detector(args)
-    bar = tqdm(
-        desc=job.input.name, unit="frame", disable=args.quiet, file=sys.stderr,
-        dynamic_ncols=True, mininterval=0.5, leave=True,
-    )
+    # The bar appears once the input has opened: a refused file gets its one
+    # error line, not a progress line before it.
+    bars: list[tqdm] = []
 
     def set_total(frames: int) -> None:
-        bar.total = frames or None
-        bar.refresh()
+        bars.append(tqdm(
+            desc=job.input.name, unit="frame", total=frames or None, disable=args.quiet,
+            file=sys.stderr, dynamic_ncols=True, mininterval=0.5, leave=True,
+        ))
+
+    def on_frame(count: int) -> None:
+        bars[0].update(count)
 
     try:
-        stats = anonymize_video(job, detector, redaction, on_frame=bar.update,
+        stats = anonymize_video(job, detector, redaction, on_frame=on_frame,
                                 total_frames=set_total, tracker=TrackerConfig(hold=args.hold))
     finally:
-        bar.close()
+        for bar in bars:
+            bar.close()
     if job.stats_json is not None:
         _write_json(job.stats_json, stats)
     if not args.quiet:
@@ -401,7 +416,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("--detect-every", type=_positive_int, default=2, metavar="N",
                    help="detect on every N-th frame and on each new scene; the frames between "
                    "are tracked from both sides (default: %(default)s)")
-    p.add_argument("--hold", type=float, default=1.0, metavar="SECONDS",
+    p.add_argument("--hold", type=_finite_float, default=1.0, metavar="SECONDS",
                    help="keep hiding a face this long after it was last detected "
                    "(default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -458,7 +473,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                        help="pace a file at its own frame rate, like a camera")
     group.add_argument("--size", type=_size, default=None, metavar="WxH",
                        help="camera mode to request, e.g. 1280x720")
-    group.add_argument("--fps", type=float, default=None, help="camera frame rate to request")
+    group.add_argument("--fps", type=_finite_float, default=None,
+                       help="camera frame rate to request")
     group = p.add_argument_group("outputs (any combination)")
     group.add_argument("--preview", action="store_true", help="show a window")
     group.add_argument("--vcam", nargs="?", const="auto", default=None, metavar="DEVICE",
@@ -470,7 +486,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                        "if livefilter is killed)")
     group.add_argument("--record-size", type=_size, default=None, metavar="WxH",
                        help="recording size (smaller keeps up on slow machines)")
-    group.add_argument("--record-fps", type=float, default=None,
+    group.add_argument("--record-fps", type=_finite_float, default=None,
                        help="recording frame rate (lower keeps up on slow machines)")
     group.add_argument("--record-crf", type=int, default=23, help="recording quality")
     group.add_argument("--stream", default=None, metavar="URL",
@@ -482,21 +498,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     group.add_argument("--detect-every", type=_detect_every, default=0, metavar="N|auto",
                        help="run the detector every N frames, or auto: as often as it can "
                        "(default: auto)")
-    group.add_argument("--max-stale", type=float, default=0.5, metavar="SECONDS",
+    group.add_argument("--max-stale", type=_finite_float, default=0.5, metavar="SECONDS",
                        help="hide the whole frame when the newest detection is older than "
                        "this (default: %(default)s)")
-    group.add_argument("--delay", type=float, default=0.0, metavar="SECONDS",
+    group.add_argument("--delay", type=_finite_float, default=0.0, metavar="SECONDS",
                        help="look-ahead: hold output back this long so a face is hidden from "
                        "its first visible frame (default: %(default)s)")
-    group.add_argument("--cut-threshold", type=float, default=40.0, metavar="LEVEL",
+    group.add_argument("--cut-threshold", type=_finite_float, default=40.0, metavar="LEVEL",
                        help="picture change (0-255) treated as a cut or whip-pan: hidden whole "
                        "until the next detection (default: %(default)s)")
-    group.add_argument("--hold", type=float, default=1.0, metavar="SECONDS",
+    group.add_argument("--hold", type=_finite_float, default=1.0, metavar="SECONDS",
                        help="keep hiding a face this long after it was last detected "
                        "(default: %(default)s)")
-    group.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+    group.add_argument("--duration", type=_finite_float, default=None, metavar="SECONDS",
                        help="stop after this long")
-    group.add_argument("--stats-interval", type=float, default=5.0, metavar="SECONDS",
+    group.add_argument("--stats-interval", type=_finite_float, default=5.0, metavar="SECONDS",
                        help="print stats this often (default: %(default)s)")
     group.add_argument("--stats-json", type=Path, default=None, metavar="PATH",
                        help="write final stats as JSON")

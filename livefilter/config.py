@@ -69,6 +69,10 @@ def _convert(path: Path, key: str, action: argparse.Action, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{where}: expected true or false, got {value!r}")
         return value if isinstance(action, argparse._StoreTrueAction) else not value
+    if isinstance(value, bool) and action.nargs == "?" and action.const is not None:
+        # An option with an optional value (`--vcam [DEVICE]`): true means the
+        # bare option (its const), false leaves it off.
+        return action.const if value else action.default
     if isinstance(value, dict | list) and action.nargs not in ("*", "+"):
         raise ConfigError(f"{where}: expected a single value, got {value!r}")
     if isinstance(value, bool) and action.type is not None and action.type is not str:
@@ -79,6 +83,9 @@ def _convert(path: Path, key: str, action: argparse.Action, value: Any) -> Any:
         if isinstance(item, dict | list):
             raise ConfigError(f"{where}: expected a plain value, got {item!r}")
         text = str(item).lower() if isinstance(item, bool) else str(item)
+        if "\x00" in text:
+            # TOML can spell a NUL ("\u0000"); no path or name can hold one.
+            raise ConfigError(f"{where}: contains a NUL character")
         try:
             result = action.type(text) if action.type is not None else text
         except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:

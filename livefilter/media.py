@@ -23,7 +23,7 @@ import av
 import cv2
 import numpy as np
 
-from livefilter.errors import ConfigError, InputError, OutputError
+from livefilter.errors import ConfigError, InputError, LivefilterError, OutputError
 from livefilter.frame import Frame
 
 __all__ = [
@@ -92,6 +92,11 @@ class AudioPacket:
     time: float
 
 
+# A cut-off file is refused, not silently shortened; this is how a user who
+# wants the part that is there gets it (ffmpeg then rewrites the index).
+_TRUNCATED_HINT = "to anonymize the part that is there, re-mux it first: ffmpeg -i IN -c copy OUT"
+
+
 def _normalised_rotation(degrees: float) -> int:
     return round(degrees / 90.0) * 90 % 360
 
@@ -101,6 +106,10 @@ class VideoReader:
 
     ``timestamp`` is the frame's presentation time in seconds and ``index``
     its position in decode order, counting from 0. Use as a context manager.
+
+    Files that cannot be anonymized whole are refused with :class:`InputError`
+    (one line, naming the file): not a video, a still image, audio only, no
+    decodable frame, or truncated (see :meth:`_check_not_truncated`).
     """
 
     def __init__(self, path: Path) -> None:
@@ -111,17 +120,91 @@ class VideoReader:
             raise InputError(f"{self.path}: is a directory, not a video file")
         if self.path.stat().st_size == 0:
             raise InputError(f"{self.path}: file is empty")
+        self.decode_errors = 0
+        self._container = self._open()
         try:
-            self._container = av.open(str(self.path), metadata_errors="ignore")
-        except (av.error.FFmpegError, UnicodeDecodeError) as exc:
-            raise InputError(f"{self.path}: not a readable video ({_reason(exc)})") from exc
-        if not self._container.streams.video:
+            self._check_not_truncated()
+            self.info = self._probe()
+        except BaseException:
             self._container.close()
-            raise InputError(f"{self.path}: has no video stream")
-        self._video = self._container.streams.video[0]
-        self._video.thread_type = "AUTO"
-        self._audio = list(self._container.streams.audio)
-        self.info = self._probe()
+            raise
+        # Re-open: seeking back is unreliable on damaged files and for some
+        # demuxers; a fresh demuxer always starts at the first packet.
+        self._container.close()
+        self._container = self._open()
+
+    def _open(self) -> av.container.InputContainer:
+        """Open the file and pick its video stream; refuse what is not a video."""
+        try:
+            container = av.open(str(self.path), metadata_errors="ignore")
+        except (av.error.FFmpegError, UnicodeDecodeError) as exc:
+            raise self._open_error(exc) from exc
+        # Cover art (a still picture in an audio file) is a "video" stream
+        # for ffmpeg; it is not what anyone means by the video.
+        moving = [
+            stream for stream in container.streams.video
+            if not stream.disposition & av.stream.Disposition.attached_pic
+        ]
+        audio = list(container.streams.audio)
+        format_name = container.format.name
+        if not moving:
+            container.close()
+            what = " (audio only)" if audio else ""
+            raise InputError(f"{self.path}: has no video stream{what}: nothing to anonymize")
+        if format_name.endswith("_pipe") or format_name.startswith("image2"):
+            # ffmpeg reads a lone PNG or JPEG as a one-frame video; turning a
+            # photo into a 40 ms clip is never what the user meant.
+            codec = moving[0].codec_context.name.upper()
+            container.close()
+            raise InputError(
+                f"{self.path}: is a still image ({codec}), not a video: use `livefilter image`"
+            )
+        self._video = moving[0]
+        # Slice threads only: with frame threads, a damaged packet makes the
+        # decoder drop the frames in flight beside it without an error (seen
+        # with H.264: 3 frames lost, none reported). The detector, not the
+        # decoder, is what limits speed here.
+        self._video.thread_type = "SLICE"
+        self._audio = audio
+        return container
+
+    def _open_error(self, exc: BaseException) -> InputError:
+        try:
+            with self.path.open("rb") as file:
+                head = file.read(12)
+        except OSError:
+            head = b""
+        if head[4:8] == b"ftyp":
+            # An MP4/MOV whose index (the moov atom, written last) is missing:
+            # the recording was interrupted or the copy is incomplete.
+            return InputError(
+                f"{self.path}: not a readable video: an MP4/MOV file without its index "
+                "(moov atom), so truncated or never finished recording"
+            )
+        return InputError(f"{self.path}: not a readable video ({_reason(exc)})")
+
+    def _check_not_truncated(self) -> None:
+        """Refuse a file whose index points past its end.
+
+        An MP4/MOV with its index at the front ("faststart", as most phones
+        and web downloads have it) still opens when its end is cut off, and
+        the demuxer then just stops early: the output would silently lack the
+        rest. The index (also kept by AVI) says where every packet lies, so
+        this is exact and costs no decoding. Packets an edit list trims are
+        not in the index, so trimmed files are not mistaken for cut ones.
+        Matroska has no such index at the start; see :meth:`_check_complete`.
+        """
+        size = self.path.stat().st_size
+        for stream in (self._video, *self._audio):
+            entries = stream.index_entries
+            needed = max((entry.pos + entry.size for entry in entries), default=0)
+            if needed > size:
+                missing = sum(1 for entry in entries if entry.pos + entry.size > size)
+                raise InputError(
+                    f"{self.path}: truncated: the file ends {needed - size} bytes early and "
+                    f"{missing} of its {len(entries)} {stream.type} packets are missing; "
+                    f"{_TRUNCATED_HINT}"
+                )
 
     def _probe(self) -> VideoInfo:
         video = self._video
@@ -135,8 +218,12 @@ class VideoReader:
         elif self._container.duration is not None:
             duration = self._container.duration / av.time_base
         frames = int(video.frames) if video.frames else round(duration * float(fps))
-        rotation = self._peek_rotation()
-        width, height = video.codec_context.width, video.codec_context.height
+        first = self._first_frame()
+        rotation = _normalised_rotation(getattr(first, "rotation", 0) or 0)
+        # Every frame is scaled to the first one's size, should a stream
+        # change resolution midway (spliced or concatenated files).
+        self._stored_size = (first.width, first.height)
+        width, height = self._stored_size
         if rotation in (90, 270):
             width, height = height, width
         return VideoInfo(
@@ -150,25 +237,14 @@ class VideoReader:
             audio_streams=len(self._audio),
         )
 
-    def _peek_rotation(self) -> int:
-        """The display rotation of the stream, read from its first frame."""
+    def _first_frame(self) -> av.VideoFrame:
+        """The first decodable frame: its size and display rotation count."""
         try:
             for frame in self._container.decode(self._video):
-                rotation = _normalised_rotation(getattr(frame, "rotation", 0) or 0)
-                break
-            else:
-                raise InputError(f"{self.path}: video stream has no decodable frame")
+                return frame
         except av.error.FFmpegError as exc:
-            self._container.close()
             raise InputError(f"{self.path}: cannot decode video ({_reason(exc)})") from exc
-        self._container.close()
-        # Re-open: seeking back is unreliable on damaged files and for some
-        # demuxers; a fresh demuxer always starts at the first packet.
-        self._container = av.open(str(self.path), metadata_errors="ignore")
-        self._video = self._container.streams.video[0]
-        self._video.thread_type = "AUTO"
-        self._audio = list(self._container.streams.audio)
-        return rotation
+        raise InputError(f"{self.path}: video stream has no decodable frame")
 
     @property
     def audio_streams(self) -> list[av.audio.stream.AudioStream]:
@@ -177,16 +253,27 @@ class VideoReader:
     def __iter__(self) -> Iterator[Frame | AudioPacket]:
         """Frames and audio packets, in demux order.
 
-        Decoding errors in the middle of a file (a damaged packet) are logged
-        and skipped, like a player would; the count is in ``decode_errors``.
+        A packet the decoder rejects (damage in the middle of a file) is
+        skipped, like a player would: the frames around it keep their own
+        timestamps, so duration and audio sync are kept and the output has
+        that many frames fewer. The count is in ``decode_errors``, and one
+        warning says so at the end. An error of the demuxer itself (the
+        container is broken, not just one packet) raises :class:`InputError`.
         """
         self.decode_errors = 0
         index = 0
         audio_index = {stream.index: i for i, stream in enumerate(self._audio)}
         rotate = _ROTATIONS.get(self.info.rotation)
+        stored_width, stored_height = self._stored_size
+        frame_step = 1.0 / float(self.info.fps)
+        timestamp = -frame_step
+        reached = 0.0  # the latest time any packet covers, in seconds
         try:
             packets = self._container.demux(self._video, *self._audio)
             for packet in packets:
+                if packet.pts is not None and packet.size:
+                    packet_end = (packet.pts + (packet.duration or 0)) * packet.time_base
+                    reached = max(reached, float(packet_end))
                 if packet.stream.type == "audio":
                     if packet.dts is None or packet.size == 0:
                         continue
@@ -197,21 +284,53 @@ class VideoReader:
                     decoded = packet.decode()
                 except av.error.InvalidDataError as exc:
                     self.decode_errors += 1
-                    logger.warning("%s: skipped a damaged video packet (%s)", self.path, exc)
+                    logger.debug("%s: damaged video packet (%s)", self.path, exc)
                     continue
                 for video_frame in decoded:
-                    image = video_frame.to_ndarray(format="bgr24")
+                    # Scaled to one size (a no-op unless the stream changes
+                    # resolution); 10-bit and other formats become 8-bit BGR.
+                    image = video_frame.to_ndarray(
+                        format="bgr24", width=stored_width, height=stored_height
+                    )
                     if rotate is not None:
                         image = cv2.rotate(image, rotate)
-                    pts = video_frame.pts if video_frame.pts is not None else index
-                    yield Frame(
-                        np.ascontiguousarray(image), index, float(pts * video_frame.time_base)
-                    )
+                    if video_frame.pts is not None and video_frame.time_base is not None:
+                        timestamp = float(video_frame.pts * video_frame.time_base)
+                    else:
+                        timestamp += frame_step  # no timing: assume the nominal rate
+                    yield Frame(np.ascontiguousarray(image), index, timestamp)
                     index += 1
         except av.error.FFmpegError as exc:
             raise InputError(
                 f"{self.path}: cannot read past frame {index} ({_reason(exc)})"
             ) from exc
+        self._check_complete(reached, index)
+
+    def _check_complete(self, reached: float, frames: int) -> None:
+        """After the last packet: refuse a Matroska file that ended early; warn
+        once about damaged packets.
+
+        Matroska/WebM keep their index at the end, so a cut-off file is only
+        seen here: its header states the duration and the packets stop well
+        short of it. (The output is then discarded by the caller.)
+        """
+        duration = self._container.duration
+        if self._container.format.name.startswith("matroska") and duration:
+            stated = duration / av.time_base
+            # Video packets in Matroska often carry no duration: allow for a
+            # last frame of up to a second (or two frame intervals).
+            slack = max(1.0, 2.0 / float(self.info.fps))
+            if reached < stated - slack:
+                raise InputError(
+                    f"{self.path}: truncated: its header says {stated:.2f} s but the "
+                    f"packets end at {reached:.2f} s; {_TRUNCATED_HINT}"
+                )
+        if self.decode_errors:
+            logger.warning(
+                "%s: %d damaged video packet(s) could not be decoded and were skipped; "
+                "the output has %d frames",
+                self.path, self.decode_errors, frames,
+            )
 
     def close(self) -> None:
         self._container.close()
@@ -309,7 +428,13 @@ class VideoWriter:
     def write(self, frame: Frame) -> None:
         """Encode one redacted BGR frame at its own timestamp."""
         image = frame.image
+        if image.shape[1] > self.width or image.shape[0] > self.height:
+            raise OutputError(
+                f"{self.path}: frame {image.shape[1]}x{image.shape[0]} does not fit the "
+                f"{self.width}x{self.height} output"
+            )
         if image.shape[1] != self.width or image.shape[0] != self.height:
+            # Odd sizes: repeat the last (already redacted) column or row.
             image = cv2.copyMakeBorder(
                 image, 0, self.height - image.shape[0], 0, self.width - image.shape[1],
                 cv2.BORDER_REPLICATE,
@@ -339,11 +464,22 @@ class VideoWriter:
                 self._mux(packet)
             self._flush_audio(float("inf"))
             self._container.close()
+        except LivefilterError:
+            self.abort()
+            raise
+        except (av.error.FFmpegError, OSError) as exc:
+            self.abort()
+            raise OutputError(f"{self.path}: cannot finish the file ({_reason(exc)})") from exc
         except BaseException:
             self.abort()
             raise
         self._closed = True
-        os.replace(self.partial_path, self.path)
+        try:
+            os.replace(self.partial_path, self.path)
+        except OSError as exc:
+            self.partial_path.unlink(missing_ok=True)
+            raise OutputError(f"{self.path}: cannot put the finished file in place "
+                              f"({_reason(exc)})") from exc
         return self.path
 
     def abort(self) -> None:

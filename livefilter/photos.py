@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ __all__ = ["PHOTO_FORMATS", "PhotoResult", "anonymize_photo", "find_faces", "rea
 
 # Extension -> Pillow format name.
 PHOTO_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
+# Grey modes Pillow opens 16-bit PNG/TIFF as (values 0..65535).
+_SIXTEEN_BIT_GREY = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
 # Pillow decodes any image format it knows; these are the ones we write.
 _SAVE_OPTIONS: dict[str, dict[str, object]] = {
     "JPEG": {"quality": 92, "optimize": True},
@@ -44,12 +47,31 @@ def read_photo(path: Path) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     try:
-        with Image.open(path) as image:
-            upright = ImageOps.exif_transpose(image)
-            rgb = np.asarray(upright.convert("RGB"))
+        with warnings.catch_warnings():
+            # Pillow warns (on stderr, several lines) about photos above 89
+            # megapixels; they are fine. Twice that is refused just below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                upright = ImageOps.exif_transpose(image)
+                rgb = _to_rgb8(upright)
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{path}: image too large to process ({exc})") from exc
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InputError(f"{path}: not a readable image ({exc})") from exc
     return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _to_rgb8(image: Image.Image) -> np.ndarray:
+    """``(H, W, 3) uint8`` RGB of any Pillow image.
+
+    Pillow's own conversion clips 16-bit grey (``I;16``, ``I``) at 255, which
+    turns a 16-bit PNG white; those are scaled down instead.
+    """
+    if image.mode in _SIXTEEN_BIT_GREY:
+        grey = np.asarray(image).astype(np.float32)
+        grey8 = np.clip(np.rint(grey / 257.0), 0, 255).astype(np.uint8)
+        return np.repeat(grey8[:, :, None], 3, axis=2)
+    return np.asarray(image.convert("RGB"))
 
 
 def find_faces(

@@ -229,6 +229,11 @@ class RecordSink:
                  fps: float | None = None, crf: int = 23, preset: str = "ultrafast") -> None:
         self.path = Path(path)
         suffix = self.path.suffix.lower()
+        _check_size("record-size", size)
+        if fps is not None and not 1 <= fps <= 240:
+            raise ConfigError(f"record-fps: expected 1..240, got {fps!r}")
+        if not 0 <= crf <= 51:
+            raise ConfigError(f"record-crf: expected 0..51, got {crf!r}")
         if suffix not in _RECORD_FORMATS:
             raise ConfigError(f"record: {self.path.name!r} must end in .mkv, .mp4 or .mov")
         if not self.path.parent.is_dir():
@@ -270,6 +275,11 @@ class RecordSink:
         self._encoder.close()
 
 
+def _check_size(option: str, size: tuple[int, int] | None) -> None:
+    if size is not None and not (16 <= size[0] <= 7680 and 16 <= size[1] <= 4320):
+        raise ConfigError(f"{option}: expected WxH between 16x16 and 7680x4320, got {size!r}")
+
+
 def stream_format_for(url: str) -> str:
     """The container for a streaming URL: FLV for RTMP, MPEG-TS for SRT/UDP."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
@@ -294,6 +304,7 @@ class StreamSink:
                  bitrate: str = "2500k") -> None:
         self.url = url
         self._format = stream_format_for(url)
+        _check_size("stream-size", size)
         self._size = size
         self._bitrate = bitrate
         self._encoder: _Encoder | None = None
