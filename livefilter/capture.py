@@ -345,17 +345,23 @@ class FrameRing:
         frame = Frame(buffer.copy(), self._index[slot], self._timestamp[slot])
         return RingItem(frame, seq, self._arrival[slot])
 
+    def _wait_until_written(self, seq: int, timeout: float) -> bool:
+        """With the lock held: wait until frame ``seq`` exists; ``False`` on
+        timeout or when the producer closed before writing it.
+        """
+        deadline = time.monotonic() + timeout
+        while self._written <= seq:
+            remaining = deadline - time.monotonic()
+            if self._closed or remaining <= 0:
+                return False
+            self._condition.wait(remaining)
+        return True
+
     def get(self, timeout: float) -> RingItem | None:
         """The next frame (live: the newest), a copy; ``None`` on timeout or end."""
-        deadline = time.monotonic() + timeout
         with self._condition:
-            while self._read >= self._written:
-                if self._closed:
-                    return None
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self._condition.wait(remaining)
+            if not self._wait_until_written(self._read, timeout):
+                return None
             if self._drop_stale and self._written - 1 > self._read:
                 self.dropped += self._written - 1 - self._read
                 self._read = self._written - 1
@@ -366,15 +372,9 @@ class FrameRing:
 
     def newest(self, after_seq: int, timeout: float) -> RingItem | None:
         """A copy of the newest frame with ``seq > after_seq``, without consuming it."""
-        deadline = time.monotonic() + timeout
         with self._condition:
-            while self._written - 1 <= after_seq:
-                if self._closed:
-                    return None
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self._condition.wait(remaining)
+            if not self._wait_until_written(after_seq + 1, timeout):
+                return None
             return self._copy(self._written - 1)
 
     @property

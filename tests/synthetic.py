@@ -129,3 +129,17 @@ def _has_display_rotation(ffmpeg: str) -> bool:
 def read_frames(path: Path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+
+
+def count_decodable_frames(path: Path) -> int:
+    """Frames that decode before the first error (a killed recording may end
+    mid-packet; what came before must decode).
+    """
+    frames = 0
+    with av.open(str(path)) as container:
+        try:
+            for _ in container.decode(video=0):
+                frames += 1
+        except av.error.FFmpegError:
+            pass
+    return frames
