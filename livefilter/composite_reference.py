@@ -1,17 +1,21 @@
-"""Plain-OpenCV reference of the compositor: the same output as the kernels.
+"""Plain NumPy/OpenCV reference of the compositor: the same output as the kernels.
 
-This is the fastest way we found to the same result with stock OpenCV calls,
-so the benchmark's baseline is a fair one: per region, an ``INTER_AREA``
-downsample to the cell grid, a 3x3 box blur of the cells (``blur``) or noise
-on them (``pixelate``), an upsample back (bilinear, or nearest for blocks),
-and ``cv2.blendLinear`` through the feathered mask into the frame's own
-memory. The blend dominates (about 4 ns a pixel); an int16
-subtract-multiply-add in three OpenCV calls and a float32
-``cv2.accumulateProduct`` were measured no faster and 2x slower.
+This is the fastest way we found to the same result without numba, so the
+benchmark's baseline is a fair one. Per region: the column profiles above and
+below the shape (a few hundred values, vectorised in NumPy), the cover in two
+broadcast float32 passes (each cover row is ``a + i * g``),
+``cv2.convertScaleAbs`` to bytes (it saturates; negative values only occur
+outside the shape, where alpha is 0) and ``cv2.blendLinear`` through the
+feathered mask into the frame's own memory. NumPy's per-call overhead on the
+few hundred profile values, not the pixel work, is most of what separates it
+from the kernels on small regions. ``pixelate`` also builds the clipped
+smear, ``INTER_AREA``-averages it to the cell grid and upsamples the blocks
+with ``INTER_NEAREST_EXACT``.
 
-Results differ from the numba kernels only by OpenCV's 8-bit intermediate
-rounding (a few grey levels) and, for alpha exactly at a threshold, by
-float32 versus float64 mask arithmetic.
+Results differ from the numba kernels only by OpenCV's 8-bit rounding of the
+cover before the blend (at most a grey level or two), float rounding in the
+cover and, for alpha exactly at a threshold, float32 versus float64 mask
+arithmetic.
 
 The region table, the processing order and the noise come from
 ``livefilter.composite`` so both backends work from the same geometry.
@@ -25,12 +29,16 @@ import numpy as np
 from livefilter._composite_kernels import (
     CELLS_X,
     CELLS_Y,
+    CONTRAST,
     CX,
     CY,
     FEATHER,
     OPACITY,
     SEMI_X,
     SEMI_Y,
+    SMEAR_ROWS,
+    SMOOTH,
+    STRIPE_PERIODS,
     X0,
     X1,
     Y0,
@@ -66,6 +74,126 @@ def alpha_map_f32(region: np.ndarray, ellipse: bool) -> np.ndarray:
     return alpha
 
 
+def _stripe_phase(region: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """Stripe periods from the box's left edge to each column centre (the kernels' formula)."""
+    left = region[CX] - region[SEMI_X]
+    return ((xs + 0.5) - left) / (2.0 * region[SEMI_X]) * STRIPE_PERIODS
+
+
+def _sample_rows(frame: np.ndarray, xs: np.ndarray, last: np.ndarray, first: np.ndarray) -> tuple:
+    """Mean BGR of the ``SMEAR_ROWS`` rows up to ``last`` and from ``first`` in each column.
+
+    Rows outside the frame are left out. Returns ``(n, 2, 3) float64`` means
+    (above, below) and ``(n, 2) bool``: whether any row was in the frame.
+    One gather for both sides: NumPy's per-call overhead, not the work,
+    dominates at a few hundred values.
+    """
+    height, width = frame.shape[:2]
+    starts = np.stack([last - SMEAR_ROWS + 1, first], axis=1)
+    rows = starts[:, :, None] + np.arange(SMEAR_ROWS)
+    inside = (rows >= 0) & (rows < height)
+    pixels = np.clip(rows, 0, height - 1) * width + xs[:, None, None]
+    values = frame.reshape(-1, 3).take(pixels.reshape(-1), axis=0).reshape(*rows.shape, 3)
+    if inside.all():
+        return values.sum(axis=2, dtype=np.float64) / SMEAR_ROWS, inside[:, :, 0]
+    sums = np.einsum("nsr,nsrc->nsc", inside.astype(np.float64), values.astype(np.float64))
+    count = inside.sum(axis=2)
+    return sums / np.maximum(count, 1)[:, :, None], count > 0
+
+
+def _fill_missing(values: np.ndarray, valid: np.ndarray) -> None:
+    """Rows not ``valid`` <- the nearest valid row (left on a tie); zeros if none is."""
+    if not valid.any():
+        values[:] = 0.0
+        return
+    index = np.arange(len(valid))
+    left = np.maximum.accumulate(np.where(valid, index, -1))
+    right = np.minimum.accumulate(np.where(valid, index, len(valid))[::-1])[::-1]
+    use_right = (left < 0) | ((right < len(valid)) & (right - index < index - left))
+    values[:] = values[np.where(use_right, right, left)]
+
+
+def _box_smooth(values: np.ndarray, half: int) -> np.ndarray:
+    """Running mean over ``2 * half + 1`` rows of ``values`` (``(n, ...)``), edges replicated."""
+    if half <= 0:
+        return values
+    n = len(values)
+    padded = values[np.clip(np.arange(-half - 1, n + half), 0, n - 1)]
+    padded[0] = 0.0
+    sums = np.cumsum(padded, axis=0)
+    return (sums[2 * half + 1 :] - sums[: -2 * half - 1]) / (2 * half + 1)
+
+
+def _smear_profiles(frame: np.ndarray, region: np.ndarray, ellipse: bool) -> tuple:
+    """Sides ``(n, 2, 3) float64`` (top, bottom), ``edge``, ``inv`` ``(n,)``: as the kernels."""
+    xs = np.arange(int(region[X0]), int(region[X1]))
+    if ellipse:
+        u = ((xs + 0.5) - region[CX]) / region[SEMI_X]
+        rest = 1.0 - u * u
+        half = region[SEMI_Y] * np.sqrt(np.maximum(rest, 0.0))
+    else:
+        half = np.full(len(xs), region[SEMI_Y])
+    upper = region[CY] - half
+    lower = region[CY] + half
+    extent = lower - upper
+    inv = np.divide(1.0, extent, out=np.zeros_like(extent), where=extent > 0.0)
+    last = np.ceil(upper - 0.5).astype(np.int64) - 1
+    first = np.floor(lower - 0.5).astype(np.int64) + 1
+    sides, has = _sample_rows(frame, xs, last, first)
+    if not has.all():
+        # A side missing at the frame edge takes the other side.
+        only_bottom = has[:, 1] & ~has[:, 0]
+        only_top = has[:, 0] & ~has[:, 1]
+        sides[only_bottom, 0] = sides[only_bottom, 1]
+        sides[only_top, 1] = sides[only_top, 0]
+        _fill_missing(sides, has.any(axis=1))
+    return _box_smooth(sides, int(region[SMOOTH])), upper, inv
+
+
+def _linear_cover(frame: np.ndarray, region: np.ndarray, ellipse: bool, method: str) -> np.ndarray:
+    """``(rows, n, 3) uint8`` cover of ``blur`` or ``solid`` (valid inside the shape)."""
+    xs = np.arange(int(region[X0]), int(region[X1]))
+    rows = int(region[Y1]) - int(region[Y0])
+    contrast = region[CONTRAST]
+    if method == "solid":
+        half_periods = np.floor(2.0 * _stripe_phase(region, xs))
+        bars = np.where(half_periods - 2.0 * np.floor(half_periods * 0.5) == 0.0, contrast, 0.0)
+        row = np.repeat(bars.astype(np.uint8), 3).reshape(1, -1, 3)
+        return np.ascontiguousarray(np.broadcast_to(row, (rows, len(xs), 3)))
+    sides, edge, inv = _smear_profiles(frame, region, ellipse)
+    stripe = contrast * np.sin(2.0 * np.pi * _stripe_phase(region, xs))
+    striped = np.clip(sides + stripe[:, None, None], 0.0, 255.0)
+    upper = striped[:, 0]
+    step = (striped[:, 1] - upper) * inv[:, None]
+    start = upper + ((region[Y0] + 0.5) - edge)[:, None] * step
+    # Two broadcast passes: a (rows, 2) @ (2, n * 3) matmul was as fast for
+    # small regions but 5x slower for 480-px ones (BLAS threads on 2 busy cores).
+    cover = np.arange(rows, dtype=np.float32)[:, None] * step.reshape(1, -1).astype(np.float32)
+    cover += start.reshape(1, -1).astype(np.float32)
+    return cv2.convertScaleAbs(cover).reshape(rows, len(xs), 3)
+
+
+def _pixelate_cover(
+    frame: np.ndarray, region: np.ndarray, ellipse: bool, jitter: np.ndarray
+) -> np.ndarray:
+    """``(rows, n, 3) uint8`` blocks of the smear, block columns alternately shifted."""
+    sides, edge, inv = _smear_profiles(frame, region, ellipse)
+    top, bottom = sides[:, 0], sides[:, 1]
+    rows = int(region[Y1]) - int(region[Y0])
+    width = len(edge)
+    centres = np.arange(int(region[Y0]), int(region[Y1]), dtype=np.float32) + np.float32(0.5)
+    t = (centres[:, None] - edge.astype(np.float32)[None, :]) * inv.astype(np.float32)[None, :]
+    np.clip(t, np.float32(0.0), np.float32(1.0), out=t)
+    upper = top.astype(np.float32)
+    smear = upper[None] + t[:, :, None] * (bottom.astype(np.float32) - upper)[None]
+    cells = (int(region[CELLS_X]), int(region[CELLS_Y]))
+    small = cv2.resize(smear, cells, interpolation=cv2.INTER_AREA).reshape(cells[1], cells[0], 3)
+    shift = np.where(np.arange(cells[0]) % 2 == 0, region[CONTRAST], -region[CONTRAST])
+    small = small + shift.astype(np.float32)[None, :, None] + jitter.reshape(cells[1], cells[0], 3)
+    blocks = np.clip(np.rint(small), 0, 255).astype(np.uint8)
+    return cv2.resize(blocks, (width, rows), interpolation=cv2.INTER_NEAREST_EXACT)
+
+
 def redact_regions(
     frame: np.ndarray,
     table: np.ndarray,
@@ -91,21 +219,12 @@ def redact_regions(
         region = table[index]
         x0, y0, x1, y1 = int(region[X0]), int(region[Y0]), int(region[X1]), int(region[Y1])
         roi = frame[y0:y1, x0:x1]
-        size = (x1 - x0, y1 - y0)
-        cells = (int(region[CELLS_X]), int(region[CELLS_Y]))
-        if method == "solid":
-            cover = np.zeros_like(roi)
+        if method == "pixelate":
+            start = noise_starts[index]
+            count = int(region[CELLS_X]) * int(region[CELLS_Y]) * 3
+            cover = _pixelate_cover(frame, region, ellipse, noise[start : start + count])
         else:
-            small = cv2.resize(roi, cells, interpolation=cv2.INTER_AREA)
-            if method == "blur":
-                small = cv2.blur(small, (3, 3), borderType=cv2.BORDER_REPLICATE)
-                cover = cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)
-            else:
-                start = noise_starts[index]
-                jitter = noise[start : start + cells[0] * cells[1] * 3]
-                noisy = small.astype(np.float32) + jitter.reshape(cells[1], cells[0], 3)
-                small = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
-                cover = cv2.resize(small, size, interpolation=cv2.INTER_NEAREST_EXACT)
+            cover = _linear_cover(frame, region, ellipse, method)
         alpha = alpha_map_f32(region, ellipse)
         cv2.blendLinear(cover, roi, alpha, 1.0 - alpha, dst=roi)
 

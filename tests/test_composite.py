@@ -70,6 +70,38 @@ def _detail(image: np.ndarray, boxes: np.ndarray) -> float:
     return float(np.mean(values))
 
 
+def _face_correlation(image: np.ndarray, original: np.ndarray, boxes: np.ndarray) -> float:
+    """Mean Pearson r, over the boxes, of ``image`` against ``original`` (grey, full resolution)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float64)
+    before = cv2.cvtColor(original, cv2.COLOR_BGR2GRAY).astype(np.float64)
+    values = []
+    height, width = grey.shape
+    for x1, y1, x2, y2 in np.asarray(boxes, np.float64):
+        rows = slice(max(0, int(y1)), min(height, int(y2)))
+        cols = slice(max(0, int(x1)), min(width, int(x2)))
+        a, b = grey[rows, cols].ravel(), before[rows, cols].ravel()
+        if a.size > 1:
+            values.append(np.corrcoef(a, b)[0, 1] if a.std() > 0 and b.std() > 0 else 0.0)
+    return float(np.mean(values))
+
+
+def _alpha_from_pair(
+    boxes: np.ndarray, method: str, shape: str, backend: str, height: int, width: int
+) -> np.ndarray:
+    """``(height, width) float`` alpha recovered from redacting a white and a black frame.
+
+    ``solid`` reads nothing, so both get the same cover ``c``: white gives
+    ``255 (1 - alpha) + alpha c``, black ``alpha c``, and their difference is
+    ``255 (1 - alpha)`` up to rounding.
+    """
+    white = np.full((height, width, 3), 255, np.uint8)
+    black = np.zeros((height, width, 3), np.uint8)
+    redact(white, boxes, method, shape, backend=backend)
+    redact(black, boxes, method, shape, backend=backend)
+    difference = white[..., 0].astype(np.float64) - black[..., 0]
+    return 1.0 - difference / 255.0
+
+
 def _crowd(height: int, width: int, count: int, size: float, seed: int) -> np.ndarray:
     """``(count, 4)`` face boxes (not grown) at random, overlapping places."""
     rng = np.random.default_rng(seed)
@@ -164,10 +196,10 @@ def test_pixels_outside_regions_bit_identical(backend: str, method: str, shape: 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_hidden_mask_matches_what_redact_hides(backend: str, shape: str) -> None:
-    """Solid black over white: a pixel is hidden (alpha >= 0.5) exactly when it turns dark.
+    """A pixel is hidden (alpha >= 0.5) exactly when redact gives it alpha >= 0.5.
 
     Regions do not overlap here: where they do, two feathers each below 0.5
-    can darken a pixel together, which hidden_mask does not count.
+    can hide a pixel together, which hidden_mask does not count.
     """
     height, width = 203, 301
     rng = np.random.default_rng(5)
@@ -175,15 +207,13 @@ def test_hidden_mask_matches_what_redact_hides(backend: str, shape: str) -> None
     corners = corners.reshape(-1, 2) + rng.uniform(0, 8, (corners.size // 2, 2))
     sizes = rng.uniform([20, 15], [54, 42], (len(corners), 2))
     boxes = np.concatenate([corners, corners + sizes], axis=1)
-    frame = np.full((height, width, 3), 255, np.uint8)
-    redact(frame, boxes, "solid", shape, backend=backend)
-    value = frame[..., 0].astype(np.int16)
+    alpha = _alpha_from_pair(boxes, "solid", shape, backend, height, width)
     hidden = hidden_mask(boxes, shape, height, width)
     assert hidden.dtype == bool
     assert hidden.shape == (height, width)
-    # 255 * (1 - alpha) rounds to <= 128 when alpha >= 0.5 and >= 127 otherwise.
-    assert (value[hidden] <= 128).all()
-    assert (value[~hidden] >= 127).all()
+    # Each of the two frames rounds once: alpha is known to within 1/255.
+    assert (alpha[hidden] >= 0.5 - 1 / 255).all()
+    assert (alpha[~hidden] <= 0.5 + 1 / 255).all()
     assert hidden.sum() > 0.2 * height * width
 
 
@@ -193,10 +223,34 @@ def test_face_itself_is_fully_covered(backend: str, shape: str) -> None:
     """The feather stays outside the face: every pixel of each face box gets alpha 1."""
     height, width = 240, 320
     faces = _crowd(height, width, 10, 45, seed=11)
-    frame = np.full((height, width, 3), 255, np.uint8)
-    redact(frame, _face_boxes(faces), "solid", shape, backend=backend)
+    alpha = _alpha_from_pair(_face_boxes(faces), "solid", shape, backend, height, width)
     in_face = _centre_masks(faces, height, width).any(axis=0)
-    assert (frame[in_face] == 0).all()
+    assert (alpha[in_face] == 1.0).all()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("method", METHODS)
+def test_cover_does_not_depend_on_the_face(backend: str, shape: str, method: str) -> None:
+    """Irreversibility: replacing the faces' pixels changes nothing over the faces.
+
+    No pixel the cover is drawn from lies inside the face, so the redacted
+    face holds no information about the face at all.
+    """
+    height, width = 220, 330
+    faces = np.array([[30.0, 40.0, 90.0, 115.0], [150.0, 60.0, 200.0, 120.0], [250, 20, 310, 95]])
+    frame = _photo(height, width)
+    other = frame.copy()
+    in_face = _centre_masks(faces, height, width).any(axis=0)
+    other[in_face] = _noise(height, width, seed=4)[in_face]
+    outputs = []
+    for image in (frame, other):
+        out = image.copy()
+        composite._redact(
+            out, _face_boxes(faces), method, shape, 1.0, backend, np.random.default_rng(3)
+        )
+        outputs.append(out)
+    assert (outputs[0][in_face] == outputs[1][in_face]).all()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -209,7 +263,8 @@ def test_overlapping_faces_all_hidden(backend: str, method: str) -> None:
     original = frame.copy()
     redact(frame, _face_boxes(faces), method, "ellipse", backend=backend)
     for face in faces:
-        assert _detail(frame, face[None]) < 0.1 * _detail(original, face[None])
+        # On noise, any pixel of a face carried over would correlate.
+        assert abs(_face_correlation(frame, original, face[None])) < 0.1
         x1, y1, x2, y2 = face.astype(int)
         same = (frame[y1:y2, x1:x2] == original[y1:y2, x1:x2]).all(axis=2)
         assert same.mean() < 0.05
@@ -252,16 +307,16 @@ def test_edge_cases(
     if not hidden.any():
         assert not changed.any()
     if method == "solid":
-        # Black where hidden, whatever the geometry.
-        assert (frame[hidden] <= 128).all()
+        # Dark where hidden (bars of 0 and SOLID_BARS over 200), whatever the geometry.
+        assert (frame[hidden] <= (200 + composite.SOLID_BARS) / 2 + 1).all()
     elif hidden.sum() > 50:
         assert changed[hidden].mean() > 0.5
 
 
-def test_one_pixel_region_is_blacked_by_solid() -> None:
+def test_one_pixel_region_is_covered_by_solid() -> None:
     frame = np.full((9, 9, 3), 255, np.uint8)
     redact(frame, np.array([[4.0, 4.0, 5.0, 5.0]]), "solid")
-    assert (frame[4, 4] == 0).all()
+    assert frame[4, 4, 0] in (0, composite.SOLID_BARS)
     frame[4, 4] = 255
     assert (frame == 255).all()
 
@@ -311,9 +366,13 @@ def test_bad_arguments_raise(name: str, change: dict, error: type[Exception]) ->
 # --- strength of the redaction ------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["blur", "pixelate"])
+@pytest.mark.parametrize("method", METHODS)
 def test_numba_leaves_no_more_detail_than_reference(method: str) -> None:
-    """Mean |Laplacian| over the face centres: the kernels hide at least as much."""
+    """Mean |Laplacian| over the face centres: the kernels leave what the reference does.
+
+    The stripes are detail of their own (drawn from nothing of the face);
+    test_cover_does_not_depend_on_the_face checks that none of it is the face.
+    """
     frame = _photo(1080, 1920)
     faces = _crowd(1080, 1920, 20, 120, seed=2)
     detail = {}
@@ -324,26 +383,35 @@ def test_numba_leaves_no_more_detail_than_reference(method: str) -> None:
         )
         detail[backend] = _detail(out, faces)
     assert detail["numba"] <= detail["opencv"] * 1.05 + 0.05
-    if method == "blur":  # pixelate's block edges are detail of its own
-        assert detail["numba"] < 0.2 * _detail(frame, faces)
 
 
-@pytest.mark.parametrize("method", ["blur", "pixelate"])
-def test_lower_strength_leaves_more_detail(method: str) -> None:
+@pytest.mark.parametrize("method", METHODS)
+def test_lower_strength_shows_more_of_the_face(method: str) -> None:
     frame = _photo(480, 640)
     faces = _crowd(480, 640, 6, 120, seed=4)
-    details = []
-    for strength in (0.1, 0.25, 1.0):
+    correlations = []
+    for strength in (0.1, 0.25, 0.5, 1.0):
         out = frame.copy()
         redact(out, _face_boxes(faces), method, strength=strength)
-        details.append(_detail(out, faces))
-    assert details[0] > details[1] > details[2]
+        correlations.append(_face_correlation(out, frame, faces))
+    assert correlations == sorted(correlations, reverse=True)
+    assert correlations[0] > 0.9
+    assert abs(correlations[-1]) < 0.2
 
 
-def test_weak_solid_is_translucent() -> None:
+@pytest.mark.parametrize("method", METHODS)
+def test_weak_redaction_is_translucent(method: str) -> None:
+    """Below 1, strength is the opacity: the cover blended over the original."""
     frame = np.full((50, 50, 3), 200, np.uint8)
-    redact(frame, np.array([[10.0, 10.0, 40.0, 40.0]]), "solid", strength=0.25)
-    assert frame[25, 25, 0] == 150
+    boxes = np.array([[10.0, 10.0, 40.0, 40.0]])
+    full, weak = frame.copy(), frame.copy()
+    composite._redact(full, boxes, method, "ellipse", 1.0, "numba", np.random.default_rng(2))
+    composite._redact(weak, boxes, method, "ellipse", 0.25, "numba", np.random.default_rng(2))
+    expected = 0.75 * 200 + 0.25 * full[20:30, 20:30].astype(np.float64)
+    assert np.abs(weak[20:30, 20:30] - expected).max() <= 1.0
+    stronger = frame.copy()
+    composite._redact(stronger, boxes, method, "ellipse", 3.0, "numba", np.random.default_rng(2))
+    assert (stronger == full).all()
 
 
 def test_pixelate_is_blocks_with_fresh_noise() -> None:
@@ -394,14 +462,15 @@ def test_warm_up_returns_seconds() -> None:
 
 # --- a redacted face is not found again ---------------------------------------------
 #
-# benchmarks/redaction_strength.py measures this on all of wider_dev. Its
-# finding shapes these tests: with boxes grown 1.6x (the pipeline's mask
-# scale) CenterFace at threshold 0.2 still fires on a few percent of hidden
-# faces whatever the method and strength, even on a solid black oval: the
-# hair, head outline and shoulders left outside the box look like a head.
-# Grown 2.5x, so the whole head is covered, blur and solid leave nothing it
-# finds. So the strict "finds none" is checked with the head covered, and at
-# the pipeline's scale the share found must stay near that floor.
+# benchmarks/redaction_strength.py measures this on wider_dev. Covers drawn
+# from the face's own region (the old blur, block means, a black oval) left
+# 4-9 % of faces found at the pipeline's mask scale of 1.6: CenterFace fires
+# on a smooth oval framed by hair and shoulders. The striped covers drawn from
+# the surroundings leave well under 1 % found (see the benchmark's JSON for
+# the figures), but not none: on these four photos pixelate still leaves one
+# face of the crowded parade shot found, so its allowance is one face, and
+# the strict "finds none" for every method is also checked with the head
+# covered (2.5x).
 
 
 def _wider_photos(count: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -470,21 +539,25 @@ def _share_found(
 
 @pytest.mark.data
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["blur", "solid"])
+@pytest.mark.parametrize("method", METHODS)
 def test_detector_finds_no_face_hidden_with_its_head(
     detector: Detector, photos: list, method: str
 ) -> None:
     assert _share_found(detector, photos, method, scale=2.5) == 0.0
 
 
+#: Faces of the 23 the detector may still find at the mask scale, per method.
+FOUND_ALLOWED = {"blur": 0, "pixelate": 1, "solid": 0}
+
+
 @pytest.mark.data
 @pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
-def test_detector_finds_few_faces_at_the_mask_scale(
+def test_detector_finds_no_face_at_the_mask_scale(
     detector: Detector, photos: list, method: str
 ) -> None:
-    # The study's floor at 1.6x is 5-9 %; these photos hold a crowded
-    # parade shot where 2-4 of 7 blobs draw a detection.
-    assert _share_found(detector, photos, method, scale=MASK_SCALE) <= 0.2
-    if method != "solid":  # a weak redaction must fail this test
-        assert _share_found(detector, photos, method, MASK_SCALE, strength=0.1) >= 0.6
+    faces = sum(len(found) for _, found in photos)
+    found = _share_found(detector, photos, method, scale=MASK_SCALE) * faces
+    assert round(found) <= FOUND_ALLOWED[method]
+    # A weak redaction (90 % of the original showing) must fail this test.
+    assert _share_found(detector, photos, method, MASK_SCALE, strength=0.1) >= 0.6
