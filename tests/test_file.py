@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from synthetic import IDENTIFYING_TAGS, SOURCE_HANDLER, read_frames, write_clip
 
-from livefilter.boxes import iou_matrix_xyxy
+from livefilter.boxes import iou_matrix_xyxy, xywh_to_xyxy
+from livefilter.composite import hidden_mask
+from livefilter.metrics import COVERED_SHARE, covered_share
 
 
 def _faces_left(detector, frames: list[np.ndarray], boxes: list[np.ndarray]) -> int:
@@ -139,18 +141,37 @@ def test_file_on_shared_clip(data_dir, tmp_path, centerface, cli):
     subprocess.run(["ffmpeg", "-v", "error", "-i", clip, "-t", "2", "-c", "copy", short],
                    check=True)
     out = tmp_path / "out.mp4"
-    result = cli("file", short, "-o", out, "-q")
+    regions_json = tmp_path / "regions.json"
+    result = cli("file", short, "-o", out, "-q", "--regions-json", regions_json)
     assert result.returncode == 0, result.stderr
     src, dst = _stream_summary(short), _stream_summary(out)
     assert dst["video_frames"] == src["video_frames"]
     assert dst["audio_packets"] == src["audio_packets"] > 0
     assert dst["duration"] == pytest.approx(src["duration"], abs=0.05)
+    log = json.loads(regions_json.read_text())
+    assert [f["index"] for f in log["frames"]] == list(range(src["video_frames"]))
+    # Every labelled face of 32 px or more is hidden in every frame...
+    uncovered = []
+    for entry in log["frames"]:
+        faces = np.array([f[:4] for f in labels["frames"][entry["index"]] if f[3] >= 32],
+                         np.float32).reshape(-1, 4)
+        if entry["curtain"] or not len(faces):
+            continue
+        boxes = np.array([r["box"] for r in entry["regions"]], np.float32).reshape(-1, 4)
+        hidden = hidden_mask(boxes, "ellipse", log["height"], log["width"])
+        share = covered_share(xywh_to_xyxy(faces), hidden)
+        uncovered += [(entry["index"], float(s)) for s in share if s < COVERED_SHARE]
+    assert uncovered == []
+    # ... and the pixels written show none: a visible face scores far above
+    # 0.5, whereas the striped cover over a head's outline can reach ~0.2.
     frames = read_frames(out)
-    exposed = 0
+    exposed = []
     for index in range(0, len(frames), 10):
         faces = [f for f in labels["frames"][index] if f[3] >= 32]
-        found = centerface.detect(frames[index]).xyxy
-        for x, y, w, h, _ in faces:
-            if len(found) and iou_matrix_xyxy(found, np.array([[x, y, x + w, y + h]])).max() > 0.3:
-                exposed += 1
-    assert exposed == 0
+        found = centerface.detect(frames[index])
+        confident = found.xyxy[found.scores >= 0.5]
+        for x, y, w, h, face_id in faces:
+            face = np.array([[x, y, x + w, y + h]], np.float32)
+            if len(confident) and iou_matrix_xyxy(confident, face).max() > 0.3:
+                exposed.append((index, face_id))
+    assert exposed == []

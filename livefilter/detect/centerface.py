@@ -29,11 +29,14 @@ logger = logging.getLogger(__name__)
 _INPUT = "input.1"
 _OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
 _STRIDE = 4
-# Each onnxruntime session keeps its own activation arena: about 180 MB for a
-# 1024x768 input and 2 GB for 2048x3072. Photos of many sizes would otherwise
-# pile up sessions until memory runs out, so only the most recently used
-# shapes are kept (a video or a tiled pass uses a handful of fixed shapes).
+# Each onnxruntime session keeps its own activation arena, about 230-280 bytes
+# per input pixel (180 MB for 1024x768, 1.7 GB for 2048x3008). Photos of many
+# sizes would pile up sessions until memory runs out, so only the most
+# recently used shapes are kept: at most _MAX_SESSIONS, and fewer when their
+# inputs add up to more than _MAX_SESSION_PIXELS (a video, or one preset on
+# one photo, uses a handful of fixed shapes well inside both limits).
 _MAX_SESSIONS = 8
+_MAX_SESSION_PIXELS = 16_000_000
 
 
 def decode_centerface(
@@ -85,7 +88,7 @@ class _OrtRunner:
         self._sessions: OrderedDict[tuple[int, int], object] = OrderedDict()
         self._lock = threading.Lock()
 
-    def _session(self, height: int, width: int):  # noqa: ANN202 - onnxruntime type
+    def _session(self, height: int, width: int):
         key = (height, width)
         with self._lock:
             session = self._sessions.get(key)
@@ -116,8 +119,12 @@ class _OrtRunner:
                     model.SerializeToString(), options, providers=["CPUExecutionProvider"]
                 )
                 self._sessions[key] = session
-                while len(self._sessions) > _MAX_SESSIONS:
-                    self._sessions.popitem(last=False)
+                while len(self._sessions) > 1 and (
+                    len(self._sessions) > _MAX_SESSIONS
+                    or sum(h * w for h, w in self._sessions) > _MAX_SESSION_PIXELS
+                ):
+                    evicted, _ = self._sessions.popitem(last=False)
+                    logger.debug("dropped the onnxruntime session for input %s", evicted)
         return session
 
     def __call__(self, blob: np.ndarray) -> list[np.ndarray]:
@@ -187,7 +194,7 @@ class CenterFaceDetector:
         """
         height, width = frame_bgr.shape[:2]
         net_width, net_height, scale = self.input_size(width, height, input_width)
-        scaled_height = min(net_height, max(1, int(round(height * scale))))
+        scaled_height = min(net_height, max(1, round(height * scale)))
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         canvas = np.zeros((net_height, net_width, 3), np.uint8)
         canvas[:scaled_height] = cv2.resize(
@@ -197,7 +204,10 @@ class CenterFaceDetector:
         blob = cv2.dnn.blobFromImage(canvas, 1.0, swapRB=True)
         heatmap, box_scale, offset = self._run(blob)
         xyxy, scores = decode_centerface(
-            heatmap, box_scale, offset, self.config.threshold if threshold is None else threshold
+            heatmap,
+            box_scale,
+            offset,
+            self.config.single_pass_threshold if threshold is None else threshold,
         )
         if len(xyxy) == 0:
             return Detections.empty()

@@ -6,10 +6,12 @@ network is not mirror-symmetric, so the mirrored image gives a second
 chance). A :class:`MultiPassDetector` runs the passes of a
 :class:`QualityPreset` and merges them:
 
-1. every pass returns candidates down to the lowest threshold of the preset;
-2. each candidate must reach the threshold for its size (small boxes may use a
-   low threshold: a false one hides little, a missed one is likely; large
-   boxes need more, since a false one hides a large area);
+1. every pass returns candidates down to the lowest threshold of the preset,
+   keeping only the face sizes it is there for (an upscaled pass the small
+   faces, a downscaled one the large);
+2. each candidate must reach the threshold for its size (see
+   :class:`QualityPreset`: boxes the network saw tiny need more, boxes large
+   in the frame need more, since a false one hides a large area);
 3. boxes cut by an internal tile border are dropped when a whole box covers
    them (:mod:`livefilter.detect.tiles`);
 4. non-maximum suppression across all passes.
@@ -24,13 +26,14 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import cv2
 import numpy as np
 
 from livefilter.boxes import nms_xyxy
+from livefilter.detect.base import round_to_multiple
 from livefilter.detect.centerface import CenterFaceDetector
 from livefilter.detect.tiles import cut_by_internal_border, drop_cut_duplicates, tile_grid
 from livefilter.detections import Detections
@@ -41,8 +44,8 @@ __all__ = [
     "FramePass",
     "MultiPassDetector",
     "PlannedRun",
-    "QualityPreset",
     "Quality",
+    "QualityPreset",
     "TilePass",
 ]
 
@@ -57,6 +60,11 @@ def _check_face_range(owner: str, min_face: float, max_face: float) -> None:
             f"{owner}.min_face/max_face: expected 0 <= min_face < max_face, "
             f"got {min_face!r} and {max_face!r}"
         )
+
+
+def _check_min_score(owner: str, min_score: float) -> None:
+    if not 0.0 <= min_score < 1.0:
+        raise ConfigError(f"{owner}.min_score: expected 0.0 <= score < 1.0, got {min_score!r}")
 
 
 def _check_scale(owner: str, scale: float) -> None:
@@ -76,6 +84,10 @@ class FramePass:
         min_face, max_face: keep only boxes whose height in frame pixels is
             in ``[min_face, max_face)``; a pass is kept to the sizes it finds
             well, the others come from the other passes.
+        min_score: a score every box of this pass needs on top of the
+            preset's thresholds (``0``: none); a low-resolution pass that is
+            there for large faces, which score high, gets no say on
+            doubtful ones.
     """
 
     scale: float = 1.0
@@ -83,9 +95,11 @@ class FramePass:
     flip: bool = False
     min_face: float = 0.0
     max_face: float = math.inf
+    min_score: float = 0.0
 
     def __post_init__(self) -> None:
         _check_scale("FramePass", self.scale)
+        _check_min_score("FramePass", self.min_score)
         if self.max_width != 0 and not 64 <= self.max_width <= 7680:
             raise ConfigError(
                 f"FramePass.max_width: expected 0 (no cap) or 64..7680, got {self.max_width!r}"
@@ -97,7 +111,7 @@ class FramePass:
         width = frame_width * self.scale
         if self.max_width:
             width = min(width, self.max_width)
-        return max(32, int(round(width)))
+        return max(32, round(width))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +120,8 @@ class TilePass:
 
     Attributes:
         scale: network pixels per frame pixel.
+        max_width: cap on each tile's network width (``0``: none), so a live
+            preset costs about the same on a 1080p frame as on a 720p one.
         cols, rows: tile grid.
         overlap: pixels neighbouring tiles share, as a share of the frame's
             shorter side. A face up to that tall lies whole in some tile.
@@ -113,9 +129,12 @@ class TilePass:
         flip: run on mirrored tiles.
         min_face, max_face: keep only boxes with heights in this range
             (frame pixels).
+        min_score: a score every box of this pass needs on top of the
+            preset's thresholds (``0``: none).
     """
 
     scale: float = 1.0
+    max_width: int = 0
     cols: int = 2
     rows: int = 2
     overlap: float = 0.1
@@ -123,9 +142,15 @@ class TilePass:
     flip: bool = False
     min_face: float = 0.0
     max_face: float = math.inf
+    min_score: float = 0.0
 
     def __post_init__(self) -> None:
         _check_scale("TilePass", self.scale)
+        _check_min_score("TilePass", self.min_score)
+        if self.max_width != 0 and not 64 <= self.max_width <= 7680:
+            raise ConfigError(
+                f"TilePass.max_width: expected 0 (no cap) or 64..7680, got {self.max_width!r}"
+            )
         for name in ("cols", "rows"):
             value = getattr(self, name)
             if not 1 <= value <= 8:
@@ -136,55 +161,75 @@ class TilePass:
 
     def tiles(self, width: int, height: int) -> np.ndarray:
         """``(cols * rows, 4) int64`` tiles of a ``width x height`` frame."""
-        overlap = int(round(self.overlap * min(width, height)))
+        overlap = round(self.overlap * min(width, height))
         return tile_grid(width, height, self.cols, self.rows, overlap)
+
+    def network_width(self, tile_width: int) -> int:
+        """Network input width for a tile ``tile_width`` pixels wide."""
+        width = tile_width * self.scale
+        if self.max_width:
+            width = min(width, self.max_width)
+        return max(32, round(width))
 
 
 Pass = FramePass | TilePass
+
+
+def _check_threshold(owner: str, name: str, value: float) -> None:
+    if not 0.0 < value < 1.0:
+        raise ConfigError(f"preset {owner}: {name}: expected a score in (0, 1), got {value!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
 class QualityPreset:
     """Which passes run and how their boxes are kept.
 
+    The score a box needs depends on its size, because both the chance of a
+    miss and the cost of a false box do:
+
+    * ``threshold`` for most boxes;
+    * ``small_threshold`` for boxes the network saw less than
+      ``small_network_px`` tall: the network is least reliable there, and a
+      pass at a higher scale sees the same face larger;
+    * ``large_threshold`` for boxes at least ``large_face_px`` tall in the
+      frame: a false one hides a large area, and faces that size are rarely
+      missed.
+
     Attributes:
         name: preset name (``fast``, ``balanced``, ``thorough``).
         passes: the passes, run in order.
-        thresholds: ``((min_height, threshold), ...)`` with ascending heights
-            starting at 0: a box ``h`` frame pixels tall is kept when its
-            score reaches the threshold of the last entry with
-            ``min_height <= h``.
+        threshold, small_network_px, small_threshold, large_face_px,
+            large_threshold: see above.
         mask_scale: the hidden region's size relative to the face box that
-            these thresholds were chosen for; used when the user gives none.
+            these thresholds were chosen with; used when the user gives none.
         nms_iou: IoU above which boxes from all passes are merged.
     """
 
     name: str
     passes: tuple[Pass, ...]
-    thresholds: tuple[tuple[float, float], ...]
-    mask_scale: float
+    threshold: float
+    small_network_px: float = 0.0
+    small_threshold: float = 0.5
+    large_face_px: float = math.inf
+    large_threshold: float = 0.5
+    mask_scale: float = 1.6
     nms_iou: float = 0.3
 
     def __post_init__(self) -> None:
         if not self.passes:
             raise ConfigError(f"preset {self.name}: passes: expected at least one pass, got none")
-        if not self.thresholds or self.thresholds[0][0] != 0:
+        for name in ("threshold", "small_threshold", "large_threshold"):
+            _check_threshold(self.name, name, getattr(self, name))
+        if not 0.0 <= self.small_network_px <= 256.0:
             raise ConfigError(
-                f"preset {self.name}: thresholds: expected ((0, t), ...) starting at height 0, "
-                f"got {self.thresholds!r}"
+                f"preset {self.name}: small_network_px: expected 0..256, "
+                f"got {self.small_network_px!r}"
             )
-        heights = [h for h, _ in self.thresholds]
-        if heights != sorted(heights) or len(set(heights)) != len(heights):
+        if not self.large_face_px > self.small_network_px:
             raise ConfigError(
-                f"preset {self.name}: thresholds: expected strictly ascending heights, "
-                f"got {heights!r}"
+                f"preset {self.name}: large_face_px: expected more than small_network_px "
+                f"({self.small_network_px}), got {self.large_face_px!r}"
             )
-        for _, threshold in self.thresholds:
-            if not 0.0 < threshold < 1.0:
-                raise ConfigError(
-                    f"preset {self.name}: thresholds: expected scores in (0, 1), "
-                    f"got {threshold!r}"
-                )
         if not 1.0 <= self.mask_scale <= 4.0:
             raise ConfigError(
                 f"preset {self.name}: mask_scale: expected 1.0..4.0, got {self.mask_scale!r}"
@@ -196,24 +241,27 @@ class QualityPreset:
 
     @property
     def lowest_threshold(self) -> float:
-        return min(t for _, t in self.thresholds)
+        return min(self.threshold, self.small_threshold, self.large_threshold)
 
-    def threshold_for(self, heights: np.ndarray) -> np.ndarray:
-        """``(N,) float32`` score each box needs, from ``(N,)`` box heights."""
-        heights = np.asarray(heights, np.float32).reshape(-1)
-        bounds = np.array([h for h, _ in self.thresholds], np.float32)
-        values = np.array([t for _, t in self.thresholds], np.float32)
-        index = np.searchsorted(bounds, heights, side="right") - 1
-        return values[np.clip(index, 0, len(values) - 1)]
+    def threshold_for(self, face_heights: np.ndarray, network_heights: np.ndarray) -> np.ndarray:
+        """``(N,) float32`` score each box needs.
+
+        Args:
+            face_heights: ``(N,)`` box heights in frame pixels.
+            network_heights: ``(N,)`` the same boxes' heights as the network
+                saw them (frame pixels times the pass's scale).
+        """
+        face_heights = np.asarray(face_heights, np.float32).reshape(-1)
+        network_heights = np.asarray(network_heights, np.float32).reshape(-1)
+        need = np.full(face_heights.shape, self.threshold, np.float32)
+        need[network_heights < self.small_network_px] = self.small_threshold
+        need[face_heights >= self.large_face_px] = self.large_threshold
+        return need
 
     def with_threshold(self, threshold: float) -> QualityPreset:
         """This preset with one threshold for every face size."""
-        return QualityPreset(
-            name=self.name,
-            passes=self.passes,
-            thresholds=((0.0, threshold),),
-            mask_scale=self.mask_scale,
-            nms_iou=self.nms_iou,
+        return replace(
+            self, threshold=threshold, small_threshold=threshold, large_threshold=threshold
         )
 
     @property
@@ -224,7 +272,59 @@ class QualityPreset:
 
 
 PRESETS: dict[str, QualityPreset] = {
-    # Placeholder definitions; see the tuned values below.
+    "fast": QualityPreset(
+        name="fast",
+        passes=(
+            # Every run: the whole frame at low resolution, for the large
+            # faces it sees reliably (a 40 px face of a 720p frame is 16
+            # network pixels at 512 wide); small or doubtful boxes from it are
+            # mostly noise, and the tiles see those faces larger.
+            FramePass(scale=0.5, max_width=512, min_face=40, min_score=0.3),
+            # One quarter of the frame per run, upscaled: every 4 runs the
+            # whole frame at more than native resolution.
+            TilePass(scale=1.25, max_width=800, cols=2, rows=2, overlap=0.1, cycle=True),
+        ),
+        threshold=0.1,
+        large_face_px=128,
+        large_threshold=0.2,
+        mask_scale=1.6,
+    ),
+    "balanced": QualityPreset(
+        name="balanced",
+        passes=(
+            FramePass(scale=0.75, max_width=960),
+            FramePass(scale=0.5, max_width=640, min_face=48),
+            TilePass(scale=1.5, cols=2, rows=2, overlap=0.1, cycle=True, max_face=48),
+        ),
+        threshold=0.1,
+        small_network_px=16,
+        small_threshold=0.2,
+        large_face_px=128,
+        large_threshold=0.2,
+        mask_scale=1.6,
+    ),
+    "thorough": QualityPreset(
+        name="thorough",
+        passes=(
+            # Every face size seen twice, at two scales and both ways round:
+            # the frame upscaled 1.5x (small faces get enough network pixels;
+            # capped at 2560 px wide, about 1 GB of onnxruntime arena) and
+            # the mirrored frame at full resolution.
+            FramePass(scale=1.5, max_width=2560),
+            FramePass(scale=1.0, flip=True),
+            # Large faces are found most reliably when the network sees them
+            # smaller: three cheap downscaled passes.
+            FramePass(scale=0.75, min_face=32),
+            FramePass(scale=0.625, min_face=32),
+            FramePass(scale=0.5, min_face=48),
+        ),
+        threshold=0.1,
+        small_network_px=16,
+        small_threshold=0.2,
+        large_face_px=128,
+        large_threshold=0.2,
+        mask_scale=1.6,
+    ),
 }
 
 
@@ -264,7 +364,7 @@ class MultiPassDetector:
         return self.preset.mask_scale
 
     def plan(self, width: int, height: int, run_index: int) -> list[PlannedRun]:
-        """The network runs ``detect()`` number ``run_index`` makes on a ``width x height`` frame."""
+        """The network runs of ``detect()`` call ``run_index`` on a ``width x height`` frame."""
         runs: list[PlannedRun] = []
         for index, spec in enumerate(self.preset.passes):
             if isinstance(spec, FramePass):
@@ -279,7 +379,7 @@ class MultiPassDetector:
                 x1, y1, x2, y2 = (int(v) for v in tiles[tile_index])
                 runs.append(
                     PlannedRun(index, (x1, y1, x2, y2), int(tile_index),
-                               max(32, int(round((x2 - x1) * spec.scale))), spec.flip)
+                               spec.network_width(x2 - x1), spec.flip)
                 )
         return runs
 
@@ -297,6 +397,7 @@ class MultiPassDetector:
         lowest = preset.lowest_threshold
         boxes: list[np.ndarray] = []
         scores: list[np.ndarray] = []
+        needs: list[np.ndarray] = []
         cuts: list[np.ndarray] = []
         for run in self.plan(width, height, run_index):
             spec = preset.passes[run.pass_index]
@@ -314,19 +415,26 @@ class MultiPassDetector:
             xyxy[:, 1::2] += y1
             face_heights = xyxy[:, 3] - xyxy[:, 1]
             sized = (face_heights >= spec.min_face) & (face_heights < spec.max_face)
+            # Width is rounded to the network's stride, so take the scale
+            # actually used rather than the pass's nominal one.
+            network_scale = round_to_multiple(run.network_width, 32) / (x2 - x1)
+            need = np.maximum(
+                preset.threshold_for(face_heights, face_heights * network_scale), spec.min_score
+            )
             if run.tile >= 0:
                 cut = cut_by_internal_border(xyxy, np.array(run.region), width, height)
             else:
                 cut = np.zeros(len(xyxy), bool)
             boxes.append(xyxy[sized])
             scores.append(found.scores[sized])
+            needs.append(need[sized])
             cuts.append(cut[sized])
         if not boxes:
             return Detections.empty()
         xyxy = np.concatenate(boxes)
         score = np.concatenate(scores)
         cut = np.concatenate(cuts)
-        strong = score >= preset.threshold_for(xyxy[:, 3] - xyxy[:, 1])
+        strong = score >= np.concatenate(needs)
         xyxy, score, cut = xyxy[strong], score[strong], cut[strong]
         whole = drop_cut_duplicates(xyxy, cut)
         xyxy, score = xyxy[whole], score[whole]
