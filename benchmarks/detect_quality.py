@@ -103,9 +103,11 @@ def _centerface(threshold: float, input_width: int = 0) -> Callable[[], object]:
     )
 
 
-def _preset(name: str, threshold: float | None = None) -> Callable[[], object]:
+def _preset(name: str, threshold: float | None = None, video: bool = False
+            ) -> Callable[[], object]:
     return lambda: build_detector(
-        DetectorConfig(kind="centerface", quality=name, threshold=threshold)  # type: ignore[arg-type]
+        DetectorConfig(kind="centerface", quality=name, threshold=threshold,  # type: ignore[arg-type]
+                       video=video)
     )
 
 
@@ -152,6 +154,11 @@ def settings_table() -> dict[str, Setting]:
                 description=f"preset {name}: union of {preset.cycle_length} consecutive runs",
                 build=_preset(name), mask_scale=preset.mask_scale, runs=preset.cycle_length,
             )
+    table["thorough-video"] = Setting(
+        description="preset thorough with the higher scores it asks of video frames "
+        "(what `file` runs), scored on photos",
+        build=_preset("thorough", video=True), mask_scale=PRESETS["thorough"].mask_scale,
+    )
     for name, threshold in AT_DEFACE_OVERBLUR.items():
         preset = PRESETS[name]
         runs = preset.cycle_length

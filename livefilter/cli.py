@@ -71,7 +71,9 @@ def _detect_every(text: str) -> int:
     return value
 
 
-def _add_detector_options(parser: argparse.ArgumentParser, default_quality: str) -> None:
+def _add_detector_options(parser: argparse.ArgumentParser, default_quality: str, *,
+                          video: bool) -> None:
+    """Detection options; ``video``: the command's frames come from a video."""
     group = parser.add_argument_group("detection")
     group.add_argument(
         "--detector", choices=("auto", "centerface", "cascade"), default="auto",
@@ -101,7 +103,15 @@ def _add_detector_options(parser: argparse.ArgumentParser, default_quality: str)
         "--threads", type=int, default=0,
         help="detector threads, 0 = all cores (default: %(default)s)",
     )
-    parser.set_defaults(default_quality=default_quality)
+    parser.set_defaults(default_quality=default_quality, video_frames=video)
+
+
+def _add_hold_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--hold", type=_finite_float, default=1.0, metavar="SECONDS",
+        help="keep hiding a face this long after it was last detected; one found only once, "
+        "at a low score, at most 0.3 s (default: %(default)s)",
+    )
 
 
 def _add_redaction_options(parser: argparse.ArgumentParser) -> None:
@@ -132,12 +142,20 @@ def _detector_config(args: argparse.Namespace) -> Any:
         quality = "single" if args.detect_width is not None else args.default_quality
     kwargs: dict[str, Any] = {"kind": args.detector, "backend": args.backend,
                               "threads": args.threads,
-                              "quality": None if quality == "single" else quality}
+                              "quality": None if quality == "single" else quality,
+                              "video": args.video_frames}
     if args.threshold is not None:
         kwargs["threshold"] = args.threshold
     if args.detect_width is not None:
         kwargs["input_width"] = args.detect_width
     return DetectorConfig(**kwargs)
+
+
+def _tracker_config(args: argparse.Namespace) -> Any:
+    """``--hold`` for confirmed tracks; unconfirmed ones never longer than that."""
+    from livefilter.track import TrackerConfig
+
+    return TrackerConfig(hold=args.hold, weak_hold=min(TrackerConfig.weak_hold, args.hold))
 
 
 def _redaction_config(args: argparse.Namespace) -> Any:
@@ -178,7 +196,6 @@ def _cmd_file(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from livefilter.offline import FileJobConfig, anonymize_video
-    from livefilter.track import TrackerConfig
 
     job = FileJobConfig(
         input=Path(args.input), output=Path(args.output), crf=args.crf, preset=args.preset,
@@ -204,7 +221,7 @@ def _cmd_file(args: argparse.Namespace) -> int:
 
     try:
         stats = anonymize_video(job, detector, redaction, on_frame=on_frame,
-                                total_frames=set_total, tracker=TrackerConfig(hold=args.hold))
+                                total_frames=set_total, tracker=_tracker_config(args))
     finally:
         for bar in bars:
             bar.close()
@@ -301,7 +318,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from livefilter.capture import SourceConfig, open_source
     from livefilter.pipeline import LiveConfig, LivePipeline
     from livefilter.sinks import NullSink, RecordSink, StreamSink, VirtualCameraSink
-    from livefilter.track import TrackerConfig
 
     if not (args.preview or args.vcam or args.record or args.stream or args.null):
         raise ConfigError(
@@ -313,7 +329,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         stats_interval=0 if args.quiet else args.stats_interval,
         regions_json=args.regions_json, stats_json=args.stats_json,
     )
-    tracker = TrackerConfig(hold=args.hold)
+    tracker = _tracker_config(args)
     redaction = _redaction_config(args)
     source_config = SourceConfig(source=str(args.source), realtime=args.realtime,
                                  size=args.size, fps=args.fps)
@@ -436,11 +452,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("--detect-every", type=_positive_int, default=2, metavar="N",
                    help="detect on every N-th frame and on each new scene; the frames between "
                    "are tracked from both sides (default: %(default)s)")
-    p.add_argument("--hold", type=_finite_float, default=1.0, metavar="SECONDS",
-                   help="keep hiding a face this long after it was last detected "
-                   "(default: %(default)s)")
+    _add_hold_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_detector_options(p, "thorough")
+    _add_detector_options(p, "thorough", video=True)
     _add_redaction_options(p)
     p.set_defaults(handler=_cmd_file)
     commands["file"] = p
@@ -452,7 +466,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="directory for the anonymized photos (same file names)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    _add_detector_options(p, "thorough")
+    _add_detector_options(p, "thorough", video=False)
     _add_redaction_options(p)
     p.set_defaults(handler=_cmd_image)
     commands["image"] = p
@@ -463,7 +477,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("paths", nargs="+", metavar="PATH", help="photos to read")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: path, width, height, faces, regions")
-    _add_detector_options(p, "thorough")
+    _add_detector_options(p, "thorough", video=False)
     _add_redaction_options(p)
     p.set_defaults(handler=_cmd_detect)
     commands["detect"] = p
@@ -527,9 +541,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     group.add_argument("--cut-threshold", type=_finite_float, default=40.0, metavar="LEVEL",
                        help="picture change (0-255) treated as a cut or whip-pan: hidden whole "
                        "until the next detection (default: %(default)s)")
-    group.add_argument("--hold", type=_finite_float, default=1.0, metavar="SECONDS",
-                       help="keep hiding a face this long after it was last detected "
-                       "(default: %(default)s)")
+    _add_hold_option(group)
     group.add_argument("--duration", type=_finite_float, default=None, metavar="SECONDS",
                        help="stop after this long")
     group.add_argument("--stats-interval", type=_finite_float, default=5.0, metavar="SECONDS",
@@ -539,7 +551,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     group.add_argument("--regions-json", type=Path, default=None, metavar="PATH",
                        help="write what was hidden in each frame as JSON")
     group.add_argument("-q", "--quiet", action="store_true", help="no stats lines")
-    _add_detector_options(p, "fast")
+    _add_detector_options(p, "fast", video=True)
     _add_redaction_options(p)
     # One inference thread: the other core decodes, tracks, hides and encodes.
     p.set_defaults(handler=_cmd_run, threads=1)
@@ -556,7 +568,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                        "astronaut photo, anonymize it and write a before/after PNG.")
     p.add_argument("-o", "--output", default="livefilter-demo", metavar="DIR",
                    help="directory for the results (default: %(default)s)")
-    _add_detector_options(p, "thorough")
+    _add_detector_options(p, "thorough", video=True)
     _add_redaction_options(p)
     p.set_defaults(handler=_cmd_demo)
     commands["demo"] = p

@@ -426,3 +426,26 @@ def test_flipped_centerface_pass_agrees_with_the_plain_one() -> None:
     iou = iou_matrix_xyxy(plain.xyxy, flipped.xyxy)
     matched = (iou.max(axis=1) > 0.5).mean()
     assert matched >= 0.8, matched
+
+
+def test_video_min_scores_apply_to_video_frames_only() -> None:
+    preset = QualityPreset(
+        name="test", passes=(FramePass(),), threshold=0.5,
+        video_min_scores=((50.0, 0.6), (100.0, 0.95)),
+    )
+    np.testing.assert_allclose(preset.video_threshold_for(np.array([20, 50, 99, 100, 300])),
+                               [0.0, 0.6, 0.6, 0.95, 0.95])
+    faces = [(10, 10, 40, 50), (200, 10, 300, 130)]  # 40 and 120 px tall, score 0.9
+    photo = MultiPassDetector(BlobNetwork(), preset).detect(_frame_with(faces))  # type: ignore[arg-type]
+    video = MultiPassDetector(BlobNetwork(), preset, video=True).detect(  # type: ignore[arg-type]
+        _frame_with(faces))
+    assert len(photo) == 2
+    assert video.xyxy.tolist() == [[10, 10, 40, 50]]
+    # An explicit --threshold is one threshold for every size, video or not.
+    assert preset.with_threshold(0.5).video_min_scores == ()
+
+
+def test_video_min_scores_must_rise_with_height() -> None:
+    with pytest.raises(ConfigError, match="video_min_scores"):
+        QualityPreset(name="test", passes=(FramePass(),), threshold=0.5,
+                      video_min_scores=((100.0, 0.3), (50.0, 0.2)))

@@ -62,6 +62,28 @@ def test_tracker_drops_a_track_after_hold():
         assert len(tracker.boxes()) == expected, i
 
 
+
+@pytest.mark.parametrize(
+    ("scores", "kept_for"),
+    [
+        ([0.15], 0.3),  # one weak detection: clutter until confirmed
+        ([0.35], 1.0),  # one confident detection
+        ([0.15, 0.15], 1.0),  # two weak detections of the same face
+    ],
+)
+def test_weak_tracks_are_held_briefly_until_confirmed(scores, kept_for):
+    config = TrackerConfig(hold=1.0, weak_hold=0.3, confirm_score=0.3, confirm_hits=2)
+    tracker = Tracker(config)
+    last_detection = (len(scores) - 1) * 2 / FPS
+    for i in range(50):
+        frame = square_frame(W, H, [(100, 100, 40)], seed=i)
+        tracker.step(frame, i, i / FPS)
+        if i % 2 == 0 and i // 2 < len(scores):
+            tracker.add_detections(
+                Detections(square_box(100, 100, 40)[None], [scores[i // 2]]), i, i / FPS)
+        expected = 1 if i / FPS - last_detection <= kept_for else 0
+        assert len(tracker.boxes()) == expected, i
+
 def _planner_run(frames, detect_at, result_lag, delay):
     """Feed frames in order; the result of frame k arrives ``result_lag`` frames later."""
     planner = RegionPlanner(PlanConfig(delay=delay, max_stale=0.5))

@@ -58,7 +58,7 @@ def build_detector(config: DetectorConfig) -> Detector:
             preset = PRESETS[config.quality]
             if config.threshold is not None:
                 preset = preset.with_threshold(config.threshold)
-            return MultiPassDetector(centerface, preset)
+            return MultiPassDetector(centerface, preset, video=config.video)
     from livefilter.detect.cascade import CascadeDetector
 
     return CascadeDetector(config)

@@ -69,6 +69,10 @@ class DetectorConfig:
             choose: all cores). A live pipeline that composites on the other
             core may set 1.
         nms_iou: IoU above which overlapping detections are merged.
+        video: frames come from a video (``file``, ``run``): a preset then
+            asks more of larger boxes, since the tracker carries a face over
+            a frame where it was missed (see
+            :class:`~livefilter.detect.multipass.QualityPreset`).
     """
 
     kind: DetectorKind = "auto"
@@ -78,6 +82,7 @@ class DetectorConfig:
     backend: BackendKind = "auto"
     threads: int = 0
     nms_iou: float = 0.3
+    video: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("auto", "centerface", "cascade"):
