@@ -21,9 +21,14 @@ test:
 demo:
 	$(BIN)/livefilter demo -o demo-output
 
+# Figures land in benchmarks/results/. Not in bench (long, or they install
+# things): benchmarks/soak.py (10 minutes), benchmarks/compare.py (deface in a
+# throw-away venv), benchmarks/redaction_strength.py.
 bench:
 	$(BIN)/python benchmarks/detect_quality.py
 	$(BIN)/python benchmarks/composite.py
+	$(BIN)/python benchmarks/leaks.py
+	$(BIN)/python benchmarks/live.py
 
 lint:
 	$(BIN)/ruff check livefilter tests benchmarks

@@ -106,6 +106,13 @@ def _add_detector_options(parser: argparse.ArgumentParser, default_quality: str,
     parser.set_defaults(default_quality=default_quality, video_frames=video)
 
 
+def _add_hiding_options(parser: argparse.ArgumentParser, default_quality: str, *,
+                        video: bool) -> None:
+    """How faces are found and hidden: every command that hides faces has these."""
+    _add_detector_options(parser, default_quality, video=video)
+    _add_redaction_options(parser)
+
+
 def _add_hold_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     parser.add_argument(
         "--hold", type=_finite_float, default=1.0, metavar="SECONDS",
@@ -151,11 +158,16 @@ def _detector_config(args: argparse.Namespace) -> Any:
     return DetectorConfig(**kwargs)
 
 
-def _tracker_config(args: argparse.Namespace) -> Any:
-    """``--hold`` for confirmed tracks; unconfirmed ones never longer than that."""
+def _tracker_config(args: argparse.Namespace, *, live: bool) -> Any:
+    """``--hold`` for confirmed tracks. Unconfirmed ones get the short hold
+    in a file; live, the ``fast`` preset looks at each part of the frame
+    closely only every few runs, so a face a tile found once must be held
+    until the tile comes round again: the full hold.
+    """
     from livefilter.track import TrackerConfig
 
-    return TrackerConfig(hold=args.hold, weak_hold=min(TrackerConfig.weak_hold, args.hold))
+    weak_hold = args.hold if live else min(TrackerConfig.weak_hold, args.hold)
+    return TrackerConfig(hold=args.hold, weak_hold=weak_hold)
 
 
 def _redaction_config(args: argparse.Namespace) -> Any:
@@ -221,7 +233,7 @@ def _cmd_file(args: argparse.Namespace) -> int:
 
     try:
         stats = anonymize_video(job, detector, redaction, on_frame=on_frame,
-                                total_frames=set_total, tracker=_tracker_config(args))
+                                total_frames=set_total, tracker=_tracker_config(args, live=False))
     finally:
         for bar in bars:
             bar.close()
@@ -329,7 +341,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         stats_interval=0 if args.quiet else args.stats_interval,
         regions_json=args.regions_json, stats_json=args.stats_json,
     )
-    tracker = _tracker_config(args)
+    tracker = _tracker_config(args, live=True)
     redaction = _redaction_config(args)
     source_config = SourceConfig(source=str(args.source), realtime=args.realtime,
                                  size=args.size, fps=args.fps)
@@ -454,8 +466,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    "are tracked from both sides (default: %(default)s)")
     _add_hold_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _add_detector_options(p, "thorough", video=True)
-    _add_redaction_options(p)
+    _add_hiding_options(p, "thorough", video=True)
     p.set_defaults(handler=_cmd_file)
     commands["file"] = p
 
@@ -466,8 +477,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("-o", "--output", required=True, metavar="DIR",
                    help="directory for the anonymized photos (same file names)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
-    _add_detector_options(p, "thorough", video=False)
-    _add_redaction_options(p)
+    _add_hiding_options(p, "thorough", video=False)
     p.set_defaults(handler=_cmd_image)
     commands["image"] = p
 
@@ -477,8 +487,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     p.add_argument("paths", nargs="+", metavar="PATH", help="photos to read")
     p.add_argument("--json", action="store_true",
                    help="one JSON object per line: path, width, height, faces, regions")
-    _add_detector_options(p, "thorough", video=False)
-    _add_redaction_options(p)
+    _add_hiding_options(p, "thorough", video=False)
     p.set_defaults(handler=_cmd_detect)
     commands["detect"] = p
 
@@ -551,8 +560,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     group.add_argument("--regions-json", type=Path, default=None, metavar="PATH",
                        help="write what was hidden in each frame as JSON")
     group.add_argument("-q", "--quiet", action="store_true", help="no stats lines")
-    _add_detector_options(p, "fast", video=True)
-    _add_redaction_options(p)
+    _add_hiding_options(p, "fast", video=True)
     # One inference thread: the other core decodes, tracks, hides and encodes.
     p.set_defaults(handler=_cmd_run, threads=1)
     commands["run"] = p
@@ -568,8 +576,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                        "astronaut photo, anonymize it and write a before/after PNG.")
     p.add_argument("-o", "--output", default="livefilter-demo", metavar="DIR",
                    help="directory for the results (default: %(default)s)")
-    _add_detector_options(p, "thorough", video=True)
-    _add_redaction_options(p)
+    _add_hiding_options(p, "thorough", video=True)
     p.set_defaults(handler=_cmd_demo)
     commands["demo"] = p
     return parser, commands

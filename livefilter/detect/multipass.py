@@ -54,33 +54,15 @@ logger = logging.getLogger(__name__)
 Quality = Literal["fast", "balanced", "thorough"]
 
 
-def _check_face_range(owner: str, min_face: float, max_face: float) -> None:
-    if not 0.0 <= min_face < max_face:
-        raise ConfigError(
-            f"{owner}.min_face/max_face: expected 0 <= min_face < max_face, "
-            f"got {min_face!r} and {max_face!r}"
-        )
-
-
-def _check_min_score(owner: str, min_score: float) -> None:
-    if not 0.0 <= min_score < 1.0:
-        raise ConfigError(f"{owner}.min_score: expected 0.0 <= score < 1.0, got {min_score!r}")
-
-
-def _check_scale(owner: str, scale: float) -> None:
-    if not 0.1 <= scale <= 4.0:
-        raise ConfigError(f"{owner}.scale: expected 0.1..4.0, got {scale!r}")
-
-
 @dataclass(frozen=True, kw_only=True)
-class FramePass:
-    """One network run over the whole frame.
+class _PassSpec:
+    """What every pass has: its scale, and the boxes it is trusted with.
 
     Attributes:
         scale: network pixels per frame pixel (``2.0`` upscales).
         max_width: cap on the network width in pixels (``0``: no cap), so a
             live preset costs the same on a 4K frame as on a 720p one.
-        flip: run on the horizontally mirrored frame (boxes are mapped back).
+        flip: run on the horizontally mirrored image (boxes are mapped back).
         min_face, max_face: keep only boxes whose height in frame pixels is
             in ``[min_face, max_face)``; a pass is kept to the sizes it finds
             well, the others come from the other passes.
@@ -98,78 +80,65 @@ class FramePass:
     min_score: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_scale("FramePass", self.scale)
-        _check_min_score("FramePass", self.min_score)
+        owner = type(self).__name__
+        if not 0.1 <= self.scale <= 4.0:
+            raise ConfigError(f"{owner}.scale: expected 0.1..4.0, got {self.scale!r}")
+        if not 0.0 <= self.min_score < 1.0:
+            raise ConfigError(
+                f"{owner}.min_score: expected 0.0 <= score < 1.0, got {self.min_score!r}"
+            )
         if self.max_width != 0 and not 64 <= self.max_width <= 7680:
             raise ConfigError(
-                f"FramePass.max_width: expected 0 (no cap) or 64..7680, got {self.max_width!r}"
+                f"{owner}.max_width: expected 0 (no cap) or 64..7680, got {self.max_width!r}"
             )
-        _check_face_range("FramePass", self.min_face, self.max_face)
+        if not 0.0 <= self.min_face < self.max_face:
+            raise ConfigError(
+                f"{owner}.min_face/max_face: expected 0 <= min_face < max_face, "
+                f"got {self.min_face!r} and {self.max_face!r}"
+            )
 
-    def network_width(self, frame_width: int) -> int:
-        """Network input width for a frame ``frame_width`` pixels wide."""
-        width = frame_width * self.scale
+    def network_width(self, image_width: int) -> int:
+        """Network input width for an image (frame or tile) ``image_width`` pixels wide."""
+        width = image_width * self.scale
         if self.max_width:
             width = min(width, self.max_width)
         return max(32, round(width))
 
 
 @dataclass(frozen=True, kw_only=True)
-class TilePass:
+class FramePass(_PassSpec):
+    """One network run over the whole frame (attributes: see ``_PassSpec``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TilePass(_PassSpec):
     """The frame cut into ``cols x rows`` overlapping tiles, each run at ``scale``.
 
-    Attributes:
-        scale: network pixels per frame pixel.
-        max_width: cap on each tile's network width (``0``: none), so a live
-            preset costs about the same on a 1080p frame as on a 720p one.
+    Attributes (besides those of every pass, see ``_PassSpec``):
         cols, rows: tile grid.
         overlap: pixels neighbouring tiles share, as a share of the frame's
             shorter side. A face up to that tall lies whole in some tile.
         cycle: run one tile per ``detect()`` call, in turn, instead of all.
-        flip: run on mirrored tiles.
-        min_face, max_face: keep only boxes with heights in this range
-            (frame pixels).
-        min_score: a score every box of this pass needs on top of the
-            preset's thresholds (``0``: none).
     """
 
-    scale: float = 1.0
-    max_width: int = 0
     cols: int = 2
     rows: int = 2
     overlap: float = 0.1
     cycle: bool = False
-    flip: bool = False
-    min_face: float = 0.0
-    max_face: float = math.inf
-    min_score: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_scale("TilePass", self.scale)
-        _check_min_score("TilePass", self.min_score)
-        if self.max_width != 0 and not 64 <= self.max_width <= 7680:
-            raise ConfigError(
-                f"TilePass.max_width: expected 0 (no cap) or 64..7680, got {self.max_width!r}"
-            )
+        super().__post_init__()
         for name in ("cols", "rows"):
             value = getattr(self, name)
             if not 1 <= value <= 8:
                 raise ConfigError(f"TilePass.{name}: expected 1..8, got {value!r}")
         if not 0.0 <= self.overlap <= 0.5:
             raise ConfigError(f"TilePass.overlap: expected 0.0..0.5, got {self.overlap!r}")
-        _check_face_range("TilePass", self.min_face, self.max_face)
 
     def tiles(self, width: int, height: int) -> np.ndarray:
         """``(cols * rows, 4) int64`` tiles of a ``width x height`` frame."""
         overlap = round(self.overlap * min(width, height))
         return tile_grid(width, height, self.cols, self.rows, overlap)
-
-    def network_width(self, tile_width: int) -> int:
-        """Network input width for a tile ``tile_width`` pixels wide."""
-        width = tile_width * self.scale
-        if self.max_width:
-            width = min(width, self.max_width)
-        return max(32, round(width))
 
 
 Pass = FramePass | TilePass
@@ -303,6 +272,12 @@ class QualityPreset:
         return math.lcm(*lengths) if lengths else 1
 
 
+# Very large faces cut by the frame's edge (a head filling a corner, seen from
+# above: the 60-frame leak of clip03) are found only when the network sees
+# them a few dozen pixels tall: a 0.15x pass (about 6 ms, nearly all fixed
+# cost of a network run), trusted only when fairly sure.
+_EDGE_CUT_GIANTS = FramePass(scale=0.15, min_face=160, min_score=0.25)
+
 PRESETS: dict[str, QualityPreset] = {
     "fast": QualityPreset(
         name="fast",
@@ -314,7 +289,9 @@ PRESETS: dict[str, QualityPreset] = {
             FramePass(scale=0.5, max_width=512, min_face=40, min_score=0.3),
             # One quarter of the frame per run, upscaled: every 4 runs the
             # whole frame at more than native resolution.
-            TilePass(scale=1.25, max_width=736, cols=2, rows=2, overlap=0.1, cycle=True),
+            TilePass(scale=1.25, max_width=704, cols=2, rows=2, overlap=0.1, cycle=True),
+            # (No _EDGE_CUT_GIANTS: its ~7 ms of fixed network cost would
+            # break the 40 ms budget of a run.)
         ),
         threshold=0.1,
         large_face_px=128,
@@ -327,6 +304,7 @@ PRESETS: dict[str, QualityPreset] = {
             FramePass(scale=0.75, max_width=960),
             FramePass(scale=0.5, max_width=640, min_face=48),
             TilePass(scale=1.5, cols=2, rows=2, overlap=0.1, cycle=True, max_face=48),
+            _EDGE_CUT_GIANTS,
         ),
         threshold=0.1,
         small_network_px=16,
@@ -349,11 +327,7 @@ PRESETS: dict[str, QualityPreset] = {
             FramePass(scale=0.75, min_face=32),
             FramePass(scale=0.625, min_face=32),
             FramePass(scale=0.5, min_face=48),
-            # Very large faces cut by the frame's edge (a head filling a
-            # corner, seen from above) are found only when the network sees
-            # them a few dozen pixels tall: a near-free 0.15x pass, trusted
-            # only when fairly sure.
-            FramePass(scale=0.15, min_face=160, min_score=0.25),
+            _EDGE_CUT_GIANTS,
         ),
         threshold=0.1,
         small_network_px=16,
