@@ -278,6 +278,14 @@ class QualityPreset:
 # cost of a network run), trusted only when fairly sure.
 _EDGE_CUT_GIANTS = FramePass(scale=0.15, min_face=160, min_score=0.25)
 
+# Score a box needs by size (see QualityPreset), shared by the multi-scale
+# presets: 0.1, but 0.2 for boxes the network saw under 16 px or that are
+# 128 px or taller.
+_SIZE_RULES: dict[str, float] = {
+    "threshold": 0.1, "small_network_px": 16, "small_threshold": 0.2,
+    "large_face_px": 128, "large_threshold": 0.2, "mask_scale": 1.6,
+}
+
 PRESETS: dict[str, QualityPreset] = {
     "fast": QualityPreset(
         name="fast",
@@ -306,12 +314,7 @@ PRESETS: dict[str, QualityPreset] = {
             TilePass(scale=1.5, cols=2, rows=2, overlap=0.1, cycle=True, max_face=48),
             _EDGE_CUT_GIANTS,
         ),
-        threshold=0.1,
-        small_network_px=16,
-        small_threshold=0.2,
-        large_face_px=128,
-        large_threshold=0.2,
-        mask_scale=1.6,
+        **_SIZE_RULES,
     ),
     "thorough": QualityPreset(
         name="thorough",
@@ -329,12 +332,7 @@ PRESETS: dict[str, QualityPreset] = {
             FramePass(scale=0.5, min_face=48),
             _EDGE_CUT_GIANTS,
         ),
-        threshold=0.1,
-        small_network_px=16,
-        small_threshold=0.2,
-        large_face_px=128,
-        large_threshold=0.2,
-        mask_scale=1.6,
+        **_SIZE_RULES,
     ),
 }
 
