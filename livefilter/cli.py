@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from livefilter import __version__
+from livefilter.detect.base import QUALITIES
 from livefilter.errors import ConfigError, InputError, LivefilterError
 
 __all__ = ["main"]
@@ -81,7 +82,7 @@ def _add_detector_options(parser: argparse.ArgumentParser, default_quality: str,
         "cascade (OpenCV Haar cascades, far lower recall) or auto (default: %(default)s)",
     )
     group.add_argument(
-        "--quality", choices=("fast", "balanced", "thorough", "single"), default=None,
+        "--quality", choices=(*QUALITIES, "single"), default=None,
         help="detection preset: fast (live: one cheap pass plus one tile per run), balanced, "
         "thorough (several scales, flipped, tiles), or single (one pass at --detect-width) "
         f"(default: {default_quality}; single when --detect-width is given)",

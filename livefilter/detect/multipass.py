@@ -27,7 +27,6 @@ import logging
 import math
 import threading
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import cv2
 import numpy as np
@@ -44,15 +43,11 @@ __all__ = [
     "FramePass",
     "MultiPassDetector",
     "PlannedRun",
-    "Quality",
     "QualityPreset",
     "TilePass",
 ]
 
 logger = logging.getLogger(__name__)
-
-Quality = Literal["fast", "balanced", "thorough"]
-
 
 @dataclass(frozen=True, kw_only=True)
 class _PassSpec:
