@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import DATA_DIR
 
 from livefilter import composite
 from livefilter.boxes import iou_matrix_xyxy, xywh_to_xyxy, xyxy_scale_about_centre
@@ -23,7 +23,6 @@ BACKENDS = ["numba", "opencv"]
 METHODS = ["blur", "pixelate", "solid"]
 SHAPES = ["ellipse", "box"]
 MASK_SCALE = 1.6
-DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def _photo(height: int, width: int) -> np.ndarray:

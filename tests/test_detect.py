@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import DATA_DIR
 
 from livefilter.boxes import iou_matrix_xyxy, nms_xyxy, xywh_to_xyxy
 from livefilter.composite import hidden_mask
@@ -33,8 +33,7 @@ from livefilter.errors import ConfigError, ModelMissingError
 from livefilter.metrics import box_mask, covered_share
 from livefilter.regions import regions_from_faces
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-WIDER = DATA / "wider_dev"
+WIDER = DATA_DIR / "wider_dev"
 
 
 def _model_or_skip() -> None:
