@@ -462,9 +462,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
                    help="write what was hidden in each frame as JSON")
     p.add_argument("--stats-json", type=Path, default=None, metavar="PATH",
                    help="write run statistics (frames, seconds, fps) as JSON")
-    p.add_argument("--detect-every", type=_positive_int, default=2, metavar="N",
-                   help="detect on every N-th frame and on each new scene; the frames between "
-                   "are tracked from both sides (default: %(default)s)")
+    p.add_argument("--detect-every", type=_positive_int, default=1, metavar="N",
+                   help="run the detector on every N-th frame and on each new scene (a preset "
+                   "spreads its passes over successive runs); the frames between are tracked "
+                   "from both sides (default: %(default)s)")
     _add_hold_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _add_hiding_options(p, "thorough", video=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from livefilter.composite import curtain, redact
 from livefilter.detect import Detector
+from livefilter.detect.multipass import MultiPassDetector
 from livefilter.errors import ConfigError
 from livefilter.frame import Frame
 from livefilter.media import AudioPacket, VideoReader, VideoWriter
@@ -193,14 +194,21 @@ def _hide_faces(
     """Detect on key frames, track between them both ways, hide; audio passes.
 
     Key frames are every ``detect_every``-th frame and the first frame of
-    every new scene. Frames are held until the next key frame's result is in
+    every new scene. Frames are held until the results of the key frames of
+    a whole preset cycle after them are in
     (:class:`~livefilter.plan.RegionPlanner`), so each frame gets the boxes
-    tracked forward from the key frame before it and carried back from the
-    key frame after it.
+    tracked forward from the key frames before it and carried back from
+    those after it.
     """
+    # A preset that spreads its passes over several calls (each frame seen by
+    # some of them) needs the look-ahead to span a whole cycle, so that each
+    # frame gets the faces every pass found, carried from both sides.
+    cycle = detector.cycle_length if isinstance(detector, MultiPassDetector) else 1
+    frame_time = 1.0 / max(fps, 1.0)
     planner = RegionPlanner(
-        PlanConfig(delay=detect_every / max(fps, 1.0) * 1.01, max_stale=max(0.5, 2 * detect_every
-                   / max(fps, 1.0)), mask_scale=redaction.mask_scale),
+        PlanConfig(delay=detect_every * cycle * frame_time * 1.01,
+                   max_stale=max(0.5, 2 * detect_every * frame_time),
+                   mask_scale=redaction.mask_scale),
         tracker,
     )
     audio_waiting: list[AudioPacket] = []

@@ -267,6 +267,55 @@ def test_fast_preset_cycles_tiles_over_the_whole_frame() -> None:
     assert len(tile_calls) >= 1
 
 
+def test_thorough_spreads_its_passes_over_video_frames() -> None:
+    preset = PRESETS["thorough"]
+    network = BlobNetwork()
+    video = MultiPassDetector(network, preset, video=True)  # type: ignore[arg-type]
+    photo = MultiPassDetector(network, preset)  # type: ignore[arg-type]
+    width, height = 1280, 720
+    assert photo.cycle_length == 1
+    assert len(photo.plan(width, height, 0)) == len(preset.passes)
+    cycle = video.cycle_length
+    assert cycle == 8
+    seen: dict[tuple[float, bool], list[int]] = {}
+    for run_index in range(2 * cycle):
+        runs = video.plan(width, height, run_index)
+        assert runs, "every call of the cycle runs at least one pass"
+        assert len(runs) < len(preset.passes)
+        for run in runs:
+            spec = video.passes[run.pass_index]
+            seen.setdefault((spec.scale, spec.flip), []).append(run_index)
+    # Each pass comes back at a fixed period, and the upscaled pass (small
+    # faces) is among them once a cycle.
+    for runs in seen.values():
+        assert len({b - a for a, b in zip(runs, runs[1:], strict=False)}) == 1
+    assert len(seen[(1.5, False)]) == 2
+
+
+def test_a_pass_runs_on_every_nth_call_from_its_offset() -> None:
+    preset = QualityPreset(
+        name="x", threshold=0.2,
+        passes=(FramePass(scale=0.5), FramePass(scale=1.0, every=3, offset=1),
+                TilePass(scale=1.0, every=2, cycle=True)),
+    )
+    detector = MultiPassDetector(BlobNetwork(), preset)  # type: ignore[arg-type]
+    assert detector.cycle_length == 24  # lcm(1, 3, 2 calls x 4 tiles)
+    plans = [detector.plan(1280, 720, run_index) for run_index in range(6)]
+    assert [[r.pass_index for r in runs] for runs in plans] == [
+        [0, 2], [0, 1], [0, 2], [0], [0, 1, 2], [0],
+    ]
+    assert [r.tile for runs in plans for r in runs if r.pass_index == 2] == [0, 1, 2]
+
+
+def test_a_preset_whose_cycle_has_an_idle_call_is_refused() -> None:
+    with pytest.raises(ConfigError, match="call 1 of the cycle runs no pass"):
+        QualityPreset(name="x", threshold=0.2,
+                      passes=(FramePass(every=4), FramePass(every=4, offset=2)))
+    with pytest.raises(ConfigError, match="runs no pass"):
+        QualityPreset(name="x", threshold=0.2, passes=(FramePass(),),
+                      video_passes=(FramePass(every=2),))
+
+
 # --- presets and config ------------------------------------------------------
 
 
@@ -282,6 +331,8 @@ def test_fast_preset_cycles_tiles_over_the_whole_frame() -> None:
         (lambda: TilePass(max_width=5000 * 2), "TilePass.max_width"),
         (lambda: FramePass(min_score=1.0), "FramePass.min_score"),
         (lambda: TilePass(min_score=-0.1), "TilePass.min_score"),
+        (lambda: FramePass(every=0), "FramePass.every"),
+        (lambda: TilePass(every=2, offset=2), "TilePass.offset"),
         (lambda: QualityPreset(name="x", passes=(), threshold=0.2), "passes"),
         (lambda: QualityPreset(name="x", passes=(FramePass(),), threshold=1.5), "threshold"),
         (lambda: QualityPreset(name="x", passes=(FramePass(),), threshold=0.2,
