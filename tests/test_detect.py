@@ -8,6 +8,7 @@ photos skip when ``../shared/data`` or the CenterFace model is absent.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -288,7 +289,7 @@ def test_thorough_spreads_its_passes_over_video_frames() -> None:
     # Each pass comes back at a fixed period, and the upscaled pass (small
     # faces) is among them once a cycle.
     for runs in seen.values():
-        assert len({b - a for a, b in zip(runs, runs[1:], strict=False)}) == 1
+        assert len({b - a for a, b in itertools.pairwise(runs)}) == 1
     assert len(seen[(1.5, False)]) == 2
 
 

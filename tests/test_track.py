@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from conftest import SquareDetector, square_frame
 
+from livefilter import plan as plan_module
 from livefilter.composite import hidden_mask
 from livefilter.detections import Detections
 from livefilter.frame import Frame
 from livefilter.metrics import covered_share
-from livefilter import plan as plan_module
 from livefilter.plan import PlanConfig, RegionPlanner
 from livefilter.track import Tracker, TrackerConfig, make_thumbnail, propagate_boxes
 
