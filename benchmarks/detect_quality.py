@@ -51,7 +51,7 @@ if str(REPO) not in sys.path:
 from livefilter.boxes import xywh_to_xyxy  # noqa: E402
 from livefilter.composite import hidden_mask  # noqa: E402
 from livefilter.detect import DetectorConfig, build_detector  # noqa: E402
-from livefilter.detect.multipass import PRESETS, MultiPassDetector  # noqa: E402
+from livefilter.detect.multipass import PRESETS, MultiPassDetector, cycle_length  # noqa: E402
 from livefilter.detections import Detections  # noqa: E402
 from livefilter.metrics import CoverageTally  # noqa: E402
 from livefilter.regions import regions_from_faces  # noqa: E402
@@ -95,6 +95,7 @@ class Setting:
     shape: str = "ellipse"
     runs: int = 1
     sample_every: int = 1
+    timed: bool | None = None  # time runs on 720p frames (default: when runs == 1)
 
 
 def _centerface(threshold: float, input_width: int = 0) -> Callable[[], object]:
@@ -154,10 +155,12 @@ def settings_table() -> dict[str, Setting]:
                 description=f"preset {name}: union of {preset.cycle_length} consecutive runs",
                 build=_preset(name), mask_scale=preset.mask_scale, runs=preset.cycle_length,
             )
+    video_cycle = cycle_length(PRESETS["thorough"].passes_for(video=True))
     table["thorough-video"] = Setting(
-        description="preset thorough with the higher scores it asks of video frames "
-        "(what `file` runs), scored on photos",
+        description=f"preset thorough as `file` runs it: its video passes over one cycle "
+        f"({video_cycle} runs) and the higher scores it asks of video frames, scored on photos",
         build=_preset("thorough", video=True), mask_scale=PRESETS["thorough"].mask_scale,
+        runs=video_cycle, timed=True,
     )
     for name, threshold in AT_DEFACE_OVERBLUR.items():
         preset = PRESETS[name]
@@ -238,7 +241,7 @@ def time_frames(setting: Setting, frames: list[np.ndarray], repeats: int) -> dic
     cost. Cycled presets step through their tiles, one per run.
     """
     detector = setting.build()
-    cycle = detector.preset.cycle_length if isinstance(detector, MultiPassDetector) else 1
+    cycle = detector.cycle_length if isinstance(detector, MultiPassDetector) else 1
     for run_index in range(cycle):  # build every session shape first
         _detect(detector, frames[0], run_index)
     times = []
@@ -249,8 +252,8 @@ def time_frames(setting: Setting, frames: list[np.ndarray], repeats: int) -> dic
             _detect(detector, frame, frame_index % cycle)
             best = min(best, (time.perf_counter() - started) * 1000.0)
         times.append(best)
-    return {"median": float(np.median(times)), "max": float(np.max(times)),
-            "frames": len(times), "repeats": repeats}
+    return {"median": float(np.median(times)), "mean": float(np.mean(times)),
+            "max": float(np.max(times)), "frames": len(times), "repeats": repeats}
 
 
 def load_photos(data: Path, limit: int, every: int) -> tuple[list[tuple[Path, np.ndarray]], list]:
@@ -308,6 +311,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: %(default)s; 0 skips the frame timing)")
     parser.add_argument("--timing-only", action="store_true",
                         help="only the ms per 1280x720 frame (no photo scoring)")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other rows of an existing results file, replacing "
+                        "only the rows run now")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"JSON results path (default: {DEFAULT_OUT.relative_to(REPO)}, "
                         "or detect_quality_timing.json with --timing-only)")
@@ -349,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
                 ms_per_photo=1000.0 * row.detect_seconds / max(1, len(chosen)),
                 ms_per_run=1000.0 * row.detect_seconds / max(1, row.runs),
             )
-        if frames and (setting.runs == 1 or args.timing_only):
+        timed = setting.runs == 1 if setting.timed is None else setting.timed
+        if frames and (timed or args.timing_only):
             summary["ms_per_frame_1280x720"] = time_frames(setting, frames, args.frame_repeats)
         results[name] = summary
         print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
@@ -382,6 +389,11 @@ def main(argv: list[str] | None = None) -> int:
         "fastest of --frame-repeats per frame, then median and max over frames",
         "settings": results,
     }
+    if args.merge and out.is_file():
+        kept = json.loads(out.read_text())
+        kept["settings"].update(results)
+        report = {**kept, "settings": {n: kept["settings"][n] for n in table
+                                       if n in kept["settings"]}}
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"saved {out}")
     return 0

@@ -45,6 +45,7 @@ __all__ = [
     "PlannedRun",
     "QualityPreset",
     "TilePass",
+    "cycle_length",
 ]
 
 logger = logging.getLogger(__name__)
