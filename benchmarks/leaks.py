@@ -117,7 +117,7 @@ def main() -> None:
                     regions, stats = run_livefilter(mode, clip, Path(tmp), extra)
                     fps = stats.get("fps_out") or stats.get("fps")
             tally = score(labels, regions)
-            pooled.merge(tally, id_offset=1000 * len(per_clip))
+            pooled.merge(tally)
             summary = tally.summary()
             summary["fps"] = fps
             summary["dropped"] = stats.get("dropped", 0)

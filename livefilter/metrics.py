@@ -188,12 +188,14 @@ class LeakTally:
             "over_blur": round(self.over_blur_sum / open_frames, 4) if open_frames else None,
         }
 
-    def merge(self, other: LeakTally, id_offset: int) -> None:
-        """Pool another clip's tally into this one (face ids shifted to stay distinct)."""
+    def merge(self, other: LeakTally) -> None:
+        """Pool another clip's tally into this one. Its faces get new ids after
+        this tally's, since two clips' face ids may coincide."""
         self.face_frames += other.face_frames
         self.leaked += other.leaked
         self.frames += other.frames
         self.curtain_frames += other.curtain_frames
         self.over_blur_sum += other.over_blur_sum
-        for face_id, flags in other.per_face.items():
-            self.per_face[face_id + id_offset] = list(flags)
+        first_free = max(self.per_face, default=-1) + 1
+        for rank, flags in enumerate(other.per_face.values()):
+            self.per_face[first_free + rank] = list(flags)

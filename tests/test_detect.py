@@ -296,7 +296,7 @@ def test_thorough_spreads_its_passes_over_video_frames() -> None:
 def test_a_pass_runs_on_every_nth_call_from_its_offset() -> None:
     preset = QualityPreset(
         name="x", threshold=0.2,
-        passes=(FramePass(scale=0.5), FramePass(scale=1.0, every=3, offset=1),
+        passes=(FramePass(scale=0.5), FramePass(scale=1.0, every=3, offsets=(1,)),
                 TilePass(scale=1.0, every=2, cycle=True)),
     )
     detector = MultiPassDetector(BlobNetwork(), preset)  # type: ignore[arg-type]
@@ -308,10 +308,25 @@ def test_a_pass_runs_on_every_nth_call_from_its_offset() -> None:
     assert [r.tile for runs in plans for r in runs if r.pass_index == 2] == [0, 1, 2]
 
 
+def test_a_cycled_tile_pass_on_some_calls_takes_the_next_tile_each_time() -> None:
+    preset = QualityPreset(
+        name="x", threshold=0.2,
+        passes=(TilePass(every=4, offsets=(0, 1, 2), cycle=True),
+                FramePass(scale=0.5, every=4, offsets=(3,))),
+    )
+    detector = MultiPassDetector(BlobNetwork(), preset)  # type: ignore[arg-type]
+    # Back to the first tile on the first call of the period after 3 x 4 runs.
+    assert detector.cycle_length == 16
+    plans = [detector.plan(1280, 720, run_index) for run_index in range(8)]
+    assert [[(r.pass_index, r.tile) for r in runs] for runs in plans] == [
+        [(0, 0)], [(0, 1)], [(0, 2)], [(1, -1)], [(0, 3)], [(0, 0)], [(0, 1)], [(1, -1)],
+    ]
+
+
 def test_a_preset_whose_cycle_has_an_idle_call_is_refused() -> None:
     with pytest.raises(ConfigError, match="call 1 of the cycle runs no pass"):
         QualityPreset(name="x", threshold=0.2,
-                      passes=(FramePass(every=4), FramePass(every=4, offset=2)))
+                      passes=(FramePass(every=4), FramePass(every=4, offsets=(2, 3))))
     with pytest.raises(ConfigError, match="runs no pass"):
         QualityPreset(name="x", threshold=0.2, passes=(FramePass(),),
                       video_passes=(FramePass(every=2),))
@@ -333,7 +348,9 @@ def test_a_preset_whose_cycle_has_an_idle_call_is_refused() -> None:
         (lambda: FramePass(min_score=1.0), "FramePass.min_score"),
         (lambda: TilePass(min_score=-0.1), "TilePass.min_score"),
         (lambda: FramePass(every=0), "FramePass.every"),
-        (lambda: TilePass(every=2, offset=2), "TilePass.offset"),
+        (lambda: TilePass(every=2, offsets=(2,)), "TilePass.offsets"),
+        (lambda: FramePass(every=2, offsets=()), "FramePass.offsets"),
+        (lambda: FramePass(every=4, offsets=(1, 1)), "FramePass.offsets"),
         (lambda: QualityPreset(name="x", passes=(), threshold=0.2), "passes"),
         (lambda: QualityPreset(name="x", passes=(FramePass(),), threshold=1.5), "threshold"),
         (lambda: QualityPreset(name="x", passes=(FramePass(),), threshold=0.2,

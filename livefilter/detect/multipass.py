@@ -46,6 +46,7 @@ __all__ = [
     "QualityPreset",
     "TilePass",
     "cycle_length",
+    "runs_to_cover",
 ]
 
 logger = logging.getLogger(__name__)
@@ -66,10 +67,11 @@ class _PassSpec:
             preset's thresholds (``0``: none); a low-resolution pass that is
             there for large faces, which score high, gets no say on
             doubtful ones.
-        every, offset: run on every ``every``-th ``detect()`` call, starting
-            with call ``offset`` (``1, 0``: on every call). A video preset
-            spreads its costly passes over successive frames this way; the
-            tracker and the look-ahead carry faces over the frames between.
+        every, offsets: run on the ``detect()`` calls whose index modulo
+            ``every`` is one of ``offsets`` (``1, (0,)``: on every call). A
+            video preset spreads its costly passes over successive frames
+            this way; the tracker and the look-ahead carry faces over the
+            frames between.
     """
 
     scale: float = 1.0
@@ -79,15 +81,17 @@ class _PassSpec:
     max_face: float = math.inf
     min_score: float = 0.0
     every: int = 1
-    offset: int = 0
+    offsets: tuple[int, ...] = (0,)
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
         if not 1 <= self.every <= 16:
             raise ConfigError(f"{owner}.every: expected 1..16, got {self.every!r}")
-        if not 0 <= self.offset < self.every:
+        if (not self.offsets or len(set(self.offsets)) != len(self.offsets)
+                or not all(0 <= o < self.every for o in self.offsets)):
             raise ConfigError(
-                f"{owner}.offset: expected 0..{self.every - 1}, got {self.offset!r}"
+                f"{owner}.offsets: expected distinct values in 0..{self.every - 1}, "
+                f"got {self.offsets!r}"
             )
         if not 0.1 <= self.scale <= 4.0:
             raise ConfigError(f"{owner}.scale: expected 0.1..4.0, got {self.scale!r}")
@@ -104,6 +108,15 @@ class _PassSpec:
                 f"{owner}.min_face/max_face: expected 0 <= min_face < max_face, "
                 f"got {self.min_face!r} and {self.max_face!r}"
             )
+
+    def runs_on(self, run_index: int) -> bool:
+        """Whether this pass runs on ``detect()`` call ``run_index``."""
+        return run_index % self.every in self.offsets
+
+    def times_run_before(self, run_index: int) -> int:
+        """How many times this pass ran on the calls before ``run_index``."""
+        full, rest = divmod(run_index, self.every)
+        return full * len(self.offsets) + sum(o < rest for o in self.offsets)
 
     def network_width(self, image_width: int) -> int:
         """Network input width for an image (frame or tile) ``image_width`` pixels wide."""
@@ -186,7 +199,7 @@ class QualityPreset:
         passes: the passes, run in order.
         video_passes: the passes run on the frames of a video instead
             (empty: ``passes``). A video preset runs each costly pass on
-            every few frames only (``every``/``offset``), so that one call
+            every few frames only (``every``/``offsets``), so that one call
             costs a fraction of a photo's; between the frames a pass sees,
             the tracker and the look-ahead carry the faces it found.
         threshold, small_network_px, small_threshold, large_face_px,
@@ -226,7 +239,7 @@ class QualityPreset:
         for passes in (self.passes, self.video_passes):
             # A call that ran no pass would pass for a fresh look at the frame.
             idle = [run for run in range(cycle_length(passes)) if passes
-                    and not any(run % p.every == p.offset for p in passes)]
+                    and not any(p.runs_on(run) for p in passes)]
             if idle:
                 raise ConfigError(
                     f"preset {self.name}: passes: call {idle[0]} of the cycle runs no pass"
@@ -293,17 +306,37 @@ class QualityPreset:
 
     @property
     def cycle_length(self) -> int:
-        """Runs after which every pass (of a photo) has covered the whole frame."""
+        """Calls after which the passes (of a photo) run as from the first call again."""
         return cycle_length(self.passes)
+
+    @property
+    def runs_to_cover(self) -> int:
+        """Consecutive calls, from the first, in which every pass (of a photo)
+        has run and every cycled tile has been seen."""
+        return runs_to_cover(self.passes)
+
+
+def runs_to_cover(passes: tuple[Pass, ...]) -> int:
+    """Consecutive calls, from the first, in which each of ``passes`` has run
+    and has seen each of its tiles."""
+    for calls in range(1, cycle_length(passes) + 1):
+        if all(
+            p.times_run_before(calls) >= (
+                p.cols * p.rows if isinstance(p, TilePass) and p.cycle else 1)
+            for p in passes
+        ):
+            return calls
+    return cycle_length(passes)
 
 
 def cycle_length(passes: tuple[Pass, ...]) -> int:
     """Runs after which each of ``passes`` has covered the whole frame (1 when
     all run whole on every call)."""
-    lengths = [
-        p.every * (p.cols * p.rows if isinstance(p, TilePass) and p.cycle else 1)
-        for p in passes
-    ]
+    lengths = []
+    for p in passes:
+        tiles = p.cols * p.rows if isinstance(p, TilePass) and p.cycle else 1
+        # Back to the same call of its period and the same tile.
+        lengths.append(p.every * tiles // math.gcd(len(p.offsets), tiles))
     return math.lcm(*lengths)
 
 
@@ -313,6 +346,7 @@ def cycle_length(passes: tuple[Pass, ...]) -> int:
 # cost of a network run), trusted only when fairly sure.
 _EDGE_CUT_GIANTS = FramePass(scale=0.15, min_face=160, min_score=0.25)
 
+_LOW_RES_WHOLE = FramePass(scale=0.5, max_width=512, min_face=40, min_score=0.3)
 _UPSCALED = FramePass(scale=1.5, max_width=2560)
 _THREE_QUARTERS = FramePass(scale=0.75, min_face=32)
 _FIVE_EIGHTHS = FramePass(scale=0.625, min_face=32)
@@ -330,22 +364,24 @@ PRESETS: dict[str, QualityPreset] = {
     "fast": QualityPreset(
         name="fast",
         passes=(
-            # Every run: the whole frame at low resolution, for the large
-            # faces it sees reliably (a 40 px face of a 720p frame is 16
-            # network pixels at 512 wide); small or doubtful boxes from it are
-            # mostly noise, and the tiles see those faces larger. It also
-            # supplies the whole box that replaces a face cut by a tile's
-            # edge: tried on one run in four for the giant pass below instead
-            # (fewer leaked face-frames on the shared clips, 3.3 % -> 2.8 %
-            # simulated), a tile's half face was then the only box on that
-            # run, replaced its track's whole box, and left the face half
-            # shown until the next run.
-            FramePass(scale=0.5, max_width=512, min_face=40, min_score=0.3),
-            # One quarter of the frame per run, upscaled: every 4 runs the
-            # whole frame at more than native resolution.
-            TilePass(scale=1.25, max_width=704, cols=2, rows=2, overlap=0.1, cycle=True),
-            # (No _EDGE_CUT_GIANTS: its ~7 ms of fixed network cost would
-            # break the 40 ms budget of a run.)
+            # Three runs in four: the whole frame at low resolution, for the
+            # large faces it sees reliably (a 40 px face of a 720p frame is
+            # 16 network pixels at 512 wide; small or doubtful boxes from it
+            # are mostly noise), plus one quarter of the frame upscaled, the
+            # next each time: the whole frame at more than native resolution
+            # every 4 of these runs.
+            replace(_LOW_RES_WHOLE, every=4, offsets=(0, 1, 2)),
+            TilePass(scale=1.25, max_width=704, cols=2, rows=2, overlap=0.1, cycle=True,
+                     every=4, offsets=(0, 1, 2)),
+            # The fourth run: the whole frame at 800 px wide, where CenterFace
+            # finds half-hidden faces it scores under 0.2 at 512 px, and the
+            # giant pass (38 ms together, within the 40 ms of the others).
+            # Simulated on the shared clips with a 0.3 s look-ahead: leaked
+            # face-frames 3.3 % -> 2.0 %; a face of clip02 that was exposed in
+            # all its 120 frames is exposed in 40, clip03's huge edge-cut
+            # head in 19 of 60.
+            replace(_FIVE_EIGHTHS, every=4, offsets=(3,)),
+            replace(_EDGE_CUT_GIANTS, every=4, offsets=(3,)),
         ),
         threshold=0.1,
         large_face_px=128,
@@ -391,9 +427,9 @@ PRESETS: dict[str, QualityPreset] = {
         video_passes=(
             replace(_UPSCALED, every=8),
             replace(_HALF, every=4),
-            replace(_EDGE_CUT_GIANTS, every=2, offset=1),
-            replace(_THREE_QUARTERS, every=8, offset=2),
-            replace(_FIVE_EIGHTHS, every=8, offset=6),
+            replace(_EDGE_CUT_GIANTS, every=2, offsets=(1,)),
+            replace(_THREE_QUARTERS, every=8, offsets=(2,)),
+            replace(_FIVE_EIGHTHS, every=8, offsets=(6,)),
         ),
         **_SIZE_RULES,
     ),
@@ -448,7 +484,7 @@ class MultiPassDetector:
         """The network runs of ``detect()`` call ``run_index`` on a ``width x height`` frame."""
         runs: list[PlannedRun] = []
         for index, spec in enumerate(self.passes):
-            if run_index % spec.every != spec.offset:
+            if not spec.runs_on(run_index):
                 continue
             if isinstance(spec, FramePass):
                 runs.append(
@@ -457,7 +493,7 @@ class MultiPassDetector:
                 )
                 continue
             tiles = spec.tiles(width, height)
-            chosen = ([run_index // spec.every % len(tiles)] if spec.cycle
+            chosen = ([spec.times_run_before(run_index) % len(tiles)] if spec.cycle
                       else range(len(tiles)))
             for tile_index in chosen:
                 x1, y1, x2, y2 = (int(v) for v in tiles[tile_index])
