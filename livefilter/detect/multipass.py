@@ -16,9 +16,12 @@ chance). A :class:`MultiPassDetector` runs the passes of a
    them (:mod:`livefilter.detect.tiles`);
 4. non-maximum suppression across all passes.
 
-A tiled pass can be *cycled*: each ``detect()`` call runs only the next tile,
-so a live stream gets a cheap full-frame pass every run and the whole frame
-at high resolution every few runs (the tracker holds faces in between).
+A tiled pass can be *cycled*: each time it runs, only its next tile runs.
+Any pass can also run on some calls only (``every``, ``offsets``). A live
+stream thus gets a cheap full-frame pass on most runs and the whole frame at
+high resolution every few runs, and a video file the costly passes of
+``thorough`` in turn, one or two a frame; the tracker and the look-ahead
+hold faces in between.
 """
 
 from __future__ import annotations
@@ -330,8 +333,8 @@ def runs_to_cover(passes: tuple[Pass, ...]) -> int:
 
 
 def cycle_length(passes: tuple[Pass, ...]) -> int:
-    """Runs after which each of ``passes`` has covered the whole frame (1 when
-    all run whole on every call)."""
+    """Calls after which ``passes`` run as from the first call again (1 when
+    every pass runs whole on every call)."""
     lengths = []
     for p in passes:
         tiles = p.cols * p.rows if isinstance(p, TilePass) and p.cycle else 1
@@ -477,7 +480,7 @@ class MultiPassDetector:
 
     @property
     def cycle_length(self) -> int:
-        """Calls after which every pass has covered the whole frame."""
+        """Calls after which the passes run as from the first call again."""
         return cycle_length(self.passes)
 
     def plan(self, width: int, height: int, run_index: int) -> list[PlannedRun]:
