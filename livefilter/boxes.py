@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 __all__ = [
+    "inside_share_xyxy",
     "iou_matrix_xyxy",
     "nms_xyxy",
     "xywh_to_xyxy",
@@ -44,15 +45,31 @@ def xyxy_clip(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
     return b
 
 
+def _area(b: np.ndarray) -> np.ndarray:
+    return np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+
+
+def _intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    return np.prod(np.clip(br - tl, 0, None), axis=2)
+
+
+def inside_share_xyxy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(len(a), len(b))``: the share of each box of ``a`` that lies inside
+    each box of ``b`` (0 for a box of no area)."""
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    return (_intersection(a, b) / np.maximum(_area(a), 1e-6)[:, None]).astype(np.float32)
+
+
 def iou_matrix_xyxy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(len(a), len(b))`` intersection over union."""
     a = np.asarray(a, np.float32).reshape(-1, 4)
     b = np.asarray(b, np.float32).reshape(-1, 4)
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
-    area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    inter = _intersection(a, b)
+    area_a = _area(a)
+    area_b = _area(b)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0).astype(np.float32)
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from livefilter.boxes import inside_share_xyxy
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError
 from livefilter.frame import Frame
@@ -266,9 +267,4 @@ def _covered(boxes: np.ndarray, hidden: list[np.ndarray]) -> np.ndarray:
     present = [h for h in hidden if len(h)]
     if len(boxes) == 0 or not present:
         return np.zeros(len(boxes), bool)
-    other = np.concatenate(present)
-    top_left = np.maximum(boxes[:, None, :2], other[None, :, :2])
-    bottom_right = np.minimum(boxes[:, None, 2:], other[None, :, 2:])
-    inside = np.prod(np.clip(bottom_right - top_left, 0, None), axis=2)
-    area = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 1e-6, None), axis=1)
-    return (inside / area[:, None]).max(axis=1) >= _COVERED_SHARE
+    return inside_share_xyxy(boxes, np.concatenate(present)).max(axis=1) >= _COVERED_SHARE

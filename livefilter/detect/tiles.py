@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from livefilter.boxes import inside_share_xyxy
+
 __all__ = ["cut_by_internal_border", "drop_cut_duplicates", "tile_grid"]
 
 # A box edge this close (in frame pixels) to an internal tile border counts as
@@ -95,12 +97,6 @@ def drop_cut_duplicates(xyxy: np.ndarray, cut: np.ndarray) -> np.ndarray:
     keep = np.ones(len(boxes), bool)
     if not cut.any() or cut.all():
         return keep
-    cut_boxes = boxes[cut]
-    whole = boxes[~cut]
-    tl = np.maximum(cut_boxes[:, None, :2], whole[None, :, :2])
-    br = np.minimum(cut_boxes[:, None, 2:], whole[None, :, 2:])
-    inter = np.prod(np.clip(br - tl, 0, None), axis=2)
-    area = np.prod(np.clip(cut_boxes[:, 2:] - cut_boxes[:, :2], 0, None), axis=1)
-    covered = (inter >= _DUPLICATE_COVER * np.maximum(area, 1e-6)[:, None]).any(axis=1)
+    covered = (inside_share_xyxy(boxes[cut], boxes[~cut]) >= _DUPLICATE_COVER).any(axis=1)
     keep[np.flatnonzero(cut)[covered]] = False
     return keep
