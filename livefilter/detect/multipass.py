@@ -121,6 +121,11 @@ class _PassSpec:
         full, rest = divmod(run_index, self.every)
         return full * len(self.offsets) + sum(o < rest for o in self.offsets)
 
+    @property
+    def turns(self) -> int:
+        """Times this pass must run to have seen the whole frame."""
+        return 1
+
     def network_width(self, image_width: int) -> int:
         """Network input width for an image (frame or tile) ``image_width`` pixels wide."""
         width = image_width * self.scale
@@ -158,6 +163,12 @@ class TilePass(_PassSpec):
                 raise ConfigError(f"TilePass.{name}: expected 1..8, got {value!r}")
         if not 0.0 <= self.overlap <= 0.5:
             raise ConfigError(f"TilePass.overlap: expected 0.0..0.5, got {self.overlap!r}")
+
+    @property
+    def turns(self) -> int:
+        """Times this pass must run to have seen the whole frame: once per
+        tile when cycled."""
+        return self.cols * self.rows if self.cycle else 1
 
     def tiles(self, width: int, height: int) -> np.ndarray:
         """``(cols * rows, 4) int64`` tiles of a ``width x height`` frame."""
@@ -323,11 +334,7 @@ def runs_to_cover(passes: tuple[Pass, ...]) -> int:
     """Consecutive calls, from the first, in which each of ``passes`` has run
     and has seen each of its tiles."""
     for calls in range(1, cycle_length(passes) + 1):
-        if all(
-            p.times_run_before(calls) >= (
-                p.cols * p.rows if isinstance(p, TilePass) and p.cycle else 1)
-            for p in passes
-        ):
+        if all(p.times_run_before(calls) >= p.turns for p in passes):
             return calls
     return cycle_length(passes)
 
@@ -335,12 +342,8 @@ def runs_to_cover(passes: tuple[Pass, ...]) -> int:
 def cycle_length(passes: tuple[Pass, ...]) -> int:
     """Calls after which ``passes`` run as from the first call again (1 when
     every pass runs whole on every call)."""
-    lengths = []
-    for p in passes:
-        tiles = p.cols * p.rows if isinstance(p, TilePass) and p.cycle else 1
-        # Back to the same call of its period and the same tile.
-        lengths.append(p.every * tiles // math.gcd(len(p.offsets), tiles))
-    return math.lcm(*lengths)
+    # Each pass is back at the same call of its period and the same tile.
+    return math.lcm(*(p.every * p.turns // math.gcd(len(p.offsets), p.turns) for p in passes))
 
 
 # Very large faces cut by the frame's edge (a head filling a corner, seen from
