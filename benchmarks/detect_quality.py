@@ -50,7 +50,7 @@ if str(REPO) not in sys.path:
 
 from livefilter.boxes import xywh_to_xyxy  # noqa: E402
 from livefilter.composite import hidden_mask  # noqa: E402
-from livefilter.detect import DetectorConfig, build_detector  # noqa: E402
+from livefilter.detect import DetectorConfig, build_detector, calls_per_cycle  # noqa: E402
 from livefilter.detect.multipass import PRESETS, MultiPassDetector, cycle_length  # noqa: E402
 from livefilter.detections import Detections  # noqa: E402
 from livefilter.metrics import CoverageTally  # noqa: E402
@@ -254,7 +254,7 @@ def time_frames(setting: Setting, frames: list[np.ndarray], repeats: int) -> dic
     cost. Cycled presets step through their tiles, one per run.
     """
     detector = setting.build()
-    cycle = detector.cycle_length if isinstance(detector, MultiPassDetector) else 1
+    cycle = calls_per_cycle(detector)
     for run_index in range(cycle):  # build every session shape first
         _detect(detector, frames[0], run_index)
     times = []

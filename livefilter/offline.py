@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livefilter.composite import curtain, redact
-from livefilter.detect import Detector
-from livefilter.detect.multipass import MultiPassDetector
+from livefilter.detect import Detector, calls_per_cycle
 from livefilter.errors import ConfigError
 from livefilter.frame import Frame
 from livefilter.media import AudioPacket, VideoReader, VideoWriter
@@ -203,7 +202,7 @@ def _hide_faces(
     # A preset that spreads its passes over several calls (each frame seen by
     # some of them) needs the look-ahead to span a whole cycle, so that each
     # frame gets the faces every pass found, carried from both sides.
-    cycle = detector.cycle_length if isinstance(detector, MultiPassDetector) else 1
+    cycle = calls_per_cycle(detector)
     frame_time = 1.0 / max(fps, 1.0)
     planner = RegionPlanner(
         PlanConfig(delay=detect_every * cycle * frame_time * 1.01,

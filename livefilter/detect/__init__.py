@@ -7,7 +7,14 @@ import logging
 from livefilter.detect.base import QUALITIES, Detector, DetectorConfig
 from livefilter.errors import ModelMissingError
 
-__all__ = ["QUALITIES", "Detector", "DetectorConfig", "build_detector", "preset_mask_scale"]
+__all__ = [
+    "QUALITIES",
+    "Detector",
+    "DetectorConfig",
+    "build_detector",
+    "calls_per_cycle",
+    "preset_mask_scale",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +31,16 @@ def preset_mask_scale(config: DetectorConfig) -> float | None:
     from livefilter.detect.multipass import PRESETS
 
     return PRESETS[config.quality].mask_scale
+
+
+def calls_per_cycle(detector: Detector) -> int:
+    """``detect()`` calls after which ``detector`` looks at frames as it did on
+    the first again: a preset's passes and tiles take turns over that many
+    calls; 1 for a detector that does the same on every call.
+    """
+    from livefilter.detect.multipass import MultiPassDetector
+
+    return detector.cycle_length if isinstance(detector, MultiPassDetector) else 1
 
 
 def build_detector(config: DetectorConfig) -> Detector:
