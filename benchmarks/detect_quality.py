@@ -120,6 +120,13 @@ AT_DEFACE_OVERBLUR = {"fast": (0.2, 0.25), "balanced": (0.25, 0.3), "thorough": 
 AT_DEFACE_OVERBLUR_MASK_1_4 = {"fast": 0.2, "balanced": 0.25}
 
 
+def _covering_row(name: str) -> tuple[str, int]:
+    """The row name and run count of a preset's union over the runs in which
+    every pass and tile has run once."""
+    runs = PRESETS[name].runs_to_cover
+    return (f"{name}-x{runs}" if runs > 1 else name), runs
+
+
 def settings_table() -> dict[str, Setting]:
     """Every setting the benchmark knows, in table order."""
     table = {
@@ -168,18 +175,15 @@ def settings_table() -> dict[str, Setting]:
         runs=video_cycle, timed=True,
     )
     for name, thresholds in AT_DEFACE_OVERBLUR.items():
-        preset = PRESETS[name]
-        runs = preset.runs_to_cover
-        row = f"{name}-x{runs}" if runs > 1 else name
+        row, runs = _covering_row(name)
         for threshold in thresholds:
             table[f"{row}@{threshold}"] = Setting(
                 description=f"{row} with threshold {threshold} for every size "
                 "(over-blur near the deface row's)",
-                build=_preset(name, threshold), mask_scale=preset.mask_scale, runs=runs,
+                build=_preset(name, threshold), mask_scale=PRESETS[name].mask_scale, runs=runs,
             )
     for name, threshold in AT_DEFACE_OVERBLUR_MASK_1_4.items():
-        runs = PRESETS[name].runs_to_cover
-        row = f"{name}-x{runs}" if runs > 1 else name
+        row, runs = _covering_row(name)
         table[f"{row}@{threshold}-mask1.4"] = Setting(
             description=f"{row} with threshold {threshold} for every size and mask 1.4",
             build=_preset(name, threshold), mask_scale=1.4, runs=runs,
