@@ -73,9 +73,13 @@ def write_clip(
     audio: bool = True,
     tags: dict[str, str] | None = None,
     rotation: int | None = None,
+    appears_at: int = 0,
 ) -> list[np.ndarray]:
     """Write an H.264 clip of a face drifting right; returns the face boxes
     per frame (as stored, i.e. before any display rotation).
+
+    Before frame ``appears_at`` the face is drawn 2 px tall (no face at all
+    to a detector; the boxes returned for those frames are that speck's).
 
     With ``audio`` a 440 Hz AAC track is muxed in; ``tags`` become container
     metadata (written with ``use_metadata_tags`` so every key is kept);
@@ -91,7 +95,8 @@ def write_clip(
         stream.options = {"crf": "18", "preset": "veryfast"}
         for i in range(frames):
             centre = (width * (0.35 + 0.3 * i / max(1, frames - 1)), height * 0.5)
-            image, face = face_scene(width, height, face_height, centre)
+            shown = face_height if i >= appears_at else 2
+            image, face = face_scene(width, height, shown, centre)
             boxes.append(face)
             frame = av.VideoFrame.from_ndarray(image, format="bgr24")
             frame.pts = i

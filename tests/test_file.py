@@ -182,30 +182,14 @@ def test_look_ahead_spans_a_preset_cycle(tmp_path, centerface):
     # every 4th detector call (frames 0, 4, 8, ...), so it is first found on
     # frame 8: the look-ahead must span the whole cycle for that result to
     # reach frames 5-7.
-    from fractions import Fraction
-
-    from synthetic import face_scene
-
     from livefilter.detect.multipass import FramePass, MultiPassDetector, QualityPreset
     from livefilter.offline import FileJobConfig, anonymize_video
     from livefilter.regions import RedactionConfig
 
-    width, height, fps = 320, 240, 15
-    clip, faces = tmp_path / "walk-in.mp4", {}
-    with av.open(str(clip), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.time_base = Fraction(1, fps)
-        stream.options = {"crf": "18"}
-        for i in range(24):
-            visible = i >= 5
-            image, face = face_scene(width, height, 80 if visible else 2, (90 + 4 * i, 120))
-            if visible:
-                faces[i] = face
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts = i
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    width, height, appears_at = 320, 240, 5
+    clip = tmp_path / "walk-in.mp4"
+    boxes = write_clip(clip, frames=24, size=(width, height), audio=False,
+                       appears_at=appears_at)
     blind = FramePass(scale=0.1, min_face=10_000)  # runs on every call, finds nothing
     preset = QualityPreset(name="every-4th", threshold=0.2, passes=(FramePass(),),
                            video_passes=(FramePass(every=4), blind))
@@ -217,7 +201,7 @@ def test_look_ahead_spans_a_preset_cycle(tmp_path, centerface):
     frames = json.loads(regions_json.read_text())["frames"]
     assert [f["index"] for f in frames] == list(range(24))
     assert not any(f["curtain"] for f in frames)
-    for i, face in faces.items():
-        boxes = np.array([r["box"] for r in frames[i]["regions"]], np.float32).reshape(-1, 4)
-        share = covered_share(face[None], hidden_mask(boxes, "ellipse", height, width))[0]
+    for i in range(appears_at, 24):
+        hidden = np.array([r["box"] for r in frames[i]["regions"]], np.float32).reshape(-1, 4)
+        share = covered_share(boxes[i][None], hidden_mask(hidden, "ellipse", height, width))[0]
         assert share >= COVERED_SHARE, (i, share)
