@@ -13,7 +13,7 @@ setup:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/livefilter models fetch
-	$(BIN)/python -c "from livefilter.composite import warm_up; print(f'compositor kernels ready in {warm_up():.1f} s')"
+	$(BIN)/python -c "from livefilter.hide.composite import warm_up; print(f'compositor kernels ready in {warm_up():.1f} s')"
 
 test:
 	$(BIN)/python -m pytest -q

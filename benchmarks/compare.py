@@ -20,7 +20,7 @@ inputs:
 
 Each tool's regions are rasterised the way that tool hides them: deface's with
 ``skimage.draw.ellipse`` inside its clipped integer box (as ``deface.py``
-does), livefilter's with ``livefilter.composite.hidden_mask``.
+does), livefilter's with ``livefilter.hide.composite.hidden_mask``.
 
 Usage::
 
@@ -47,9 +47,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from scoring import COVERED_SHARE, CoverageTally, covered_share, over_blur  # noqa: E402
+
 from livefilter.boxes import xywh_to_xyxy  # noqa: E402
-from livefilter.composite import hidden_mask  # noqa: E402
-from livefilter.metrics import COVERED_SHARE, CoverageTally, covered_share, over_blur  # noqa: E402
+from livefilter.hide.composite import hidden_mask  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "compare.json"

@@ -38,8 +38,8 @@ import cv2
 import numba
 import numpy as np
 
-from livefilter import composite
-from livefilter.composite import curtain, redact
+from livefilter.hide import composite as composite
+from livefilter.hide.composite import curtain, redact
 
 MASK_SCALE = 1.6
 FRAMES = {"720p": (720, 1280), "1080p": (1080, 1920)}
@@ -176,7 +176,7 @@ def detail_check(frame: np.ndarray, faces: np.ndarray) -> dict:
 _STARTUP_PROBE = """
 import json, time
 started = time.perf_counter()
-import livefilter.composite as composite
+import livefilter.hide.composite as composite
 imported = time.perf_counter() - started
 warm = composite.warm_up()
 print(json.dumps({"import_s": imported, "warm_up_s": warm}))

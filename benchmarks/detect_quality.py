@@ -2,7 +2,7 @@
 
 For each detector setting, every photo's detections become hidden regions
 exactly as ``livefilter image`` would hide them (``regions_from_faces`` with
-the setting's mask scale, rasterised by ``livefilter.composite.hidden_mask``),
+the setting's mask scale, rasterised by ``livefilter.hide.composite.hidden_mask``),
 and are scored by ``livefilter.metrics``:
 
 * coverage recall: share of labelled faces at least 16 px tall with at least
@@ -48,12 +48,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from scoring import CoverageTally  # noqa: E402
+
 from livefilter.boxes import xywh_to_xyxy  # noqa: E402
-from livefilter.composite import hidden_mask  # noqa: E402
 from livefilter.detect import DetectorConfig, build_detector, calls_per_cycle  # noqa: E402
 from livefilter.detect.multipass import PRESETS, MultiPassDetector, cycle_length  # noqa: E402
 from livefilter.detections import Detections  # noqa: E402
-from livefilter.metrics import CoverageTally  # noqa: E402
+from livefilter.hide.composite import hidden_mask  # noqa: E402
 from livefilter.regions import regions_from_faces  # noqa: E402
 
 DEFAULT_DATA = REPO.parent / "shared" / "data"

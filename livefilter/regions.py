@@ -26,7 +26,7 @@ class RedactionConfig:
     Attributes:
         method: ``blur``, ``pixelate`` or ``solid``; each covers the region
             with a texture drawn from its surroundings (or nothing), never
-            from the face itself (see :mod:`livefilter.composite`).
+            from the face itself (see :mod:`livefilter.hide.composite`).
         shape: ``ellipse`` (inscribed in the grown box) or ``box``.
         mask_scale: width and height of the hidden region relative to the
             detected face box. CenterFace boxes are tight (brows to chin), so

@@ -1,4 +1,4 @@
-"""Tests of livefilter.composite: both backends through the same checks.
+"""Tests of livefilter.hide.composite: both backends through the same checks.
 
 Behaviour only; timings live in benchmarks/composite.py.
 """
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from conftest import DATA_DIR
 
-from livefilter import composite
 from livefilter.boxes import iou_matrix_xyxy, xywh_to_xyxy, xyxy_scale_about_centre
-from livefilter.composite import curtain, hidden_mask, redact, warm_up
 from livefilter.detect import Detector
 from livefilter.errors import ConfigError, ModelMissingError
+from livefilter.hide import composite as composite
+from livefilter.hide.composite import curtain, hidden_mask, redact, warm_up
 
 BACKENDS = ["numba", "opencv"]
 METHODS = ["blur", "pixelate", "solid"]

@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import pytest
 from conftest import DATA_DIR
+from scoring import box_mask, covered_share
 
 from livefilter.boxes import iou_matrix_xyxy, nms_xyxy, xywh_to_xyxy
-from livefilter.composite import hidden_mask
 from livefilter.detect import DetectorConfig, build_detector, preset_mask_scale
 from livefilter.detect.centerface import decode_centerface
 from livefilter.detect.multipass import (
@@ -31,7 +31,7 @@ from livefilter.detect.multipass import (
 from livefilter.detect.tiles import cut_by_internal_border, drop_cut_duplicates, tile_grid
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, ModelMissingError
-from livefilter.metrics import box_mask, covered_share
+from livefilter.hide.composite import hidden_mask
 from livefilter.regions import regions_from_faces
 
 WIDER = DATA_DIR / "wider_dev"

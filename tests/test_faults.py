@@ -20,10 +20,10 @@ import pytest
 from conftest import MemorySink, SquareDetector, square_frame
 from synthetic import count_decodable_frames, write_clip
 
+from livefilter.apps.live import LiveConfig, LivePipeline
 from livefilter.boxes import iou_matrix_xyxy
-from livefilter.capture import SourceConfig, open_source
 from livefilter.errors import SourceError
-from livefilter.pipeline import LiveConfig, LivePipeline
+from livefilter.io.capture import SourceConfig, open_source
 from livefilter.regions import RedactionConfig
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")

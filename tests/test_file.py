@@ -9,11 +9,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from scoring import COVERED_SHARE, covered_share
 from synthetic import IDENTIFYING_TAGS, SOURCE_HANDLER, read_frames, write_clip
 
 from livefilter.boxes import iou_matrix_xyxy, xywh_to_xyxy
-from livefilter.composite import hidden_mask
-from livefilter.metrics import COVERED_SHARE, covered_share
+from livefilter.hide.composite import hidden_mask
 
 
 def _faces_left(detector, frames: list[np.ndarray], boxes: list[np.ndarray]) -> int:
@@ -182,8 +182,8 @@ def test_look_ahead_spans_a_preset_cycle(tmp_path, centerface):
     # every 4th detector call (frames 0, 4, 8, ...), so it is first found on
     # frame 8: the look-ahead must span the whole cycle for that result to
     # reach frames 5-7.
+    from livefilter.apps.offline import FileJobConfig, anonymize_video
     from livefilter.detect.multipass import FramePass, MultiPassDetector, QualityPreset
-    from livefilter.offline import FileJobConfig, anonymize_video
     from livefilter.regions import RedactionConfig
 
     width, height, appears_at = 320, 240, 5

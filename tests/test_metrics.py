@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-
-from livefilter.metrics import LeakTally
+from scoring import LeakTally
 
 
 def _tally(exposed_frames: int, frames: int = 4) -> LeakTally:

@@ -107,7 +107,7 @@ def test_detect_json_matches_what_image_hides(tmp_path, cli):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     png = tmp_path / "in.png"
-    from livefilter.photos import read_photo
+    from livefilter.apps.photos import read_photo
 
     Image.fromarray(read_photo(source)[:, :, ::-1].copy()).save(png)
     assert cli("image", png, "-o", out_dir, "--mask-scale", "1.8", "--shape", "box").returncode == 0

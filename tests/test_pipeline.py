@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from conftest import MemorySink, ScriptedSource, SquareDetector, square_frame
 
-from livefilter.composite import curtain
+from livefilter.apps.live import LiveConfig, LivePipeline
 from livefilter.errors import SourceError
-from livefilter.pipeline import LiveConfig, LivePipeline
+from livefilter.hide.composite import curtain
 from livefilter.regions import RedactionConfig
 
 WIDTH, HEIGHT = 320, 240

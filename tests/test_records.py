@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scoring import CoverageTally, covered_share, over_blur
 
 from livefilter.boxes import (
     iou_matrix_xyxy,
@@ -14,7 +15,6 @@ from livefilter.boxes import (
     xyxy_to_xywh,
 )
 from livefilter.detections import Detections
-from livefilter.metrics import CoverageTally, covered_share, over_blur
 
 
 def test_detections_validate_and_filter():

@@ -288,7 +288,7 @@ def test_run_options_from_config_file(face_clip, tmp_path, cli):
 
 
 def test_devices_lists_cameras_and_loopbacks(tmp_path):
-    from livefilter.devices import list_devices
+    from livefilter.io.devices import list_devices
 
     sysfs = tmp_path / "sys" / "class" / "video4linux"
     real = tmp_path / "sys" / "devices" / "pci0000:00" / "usb1" / "video4linux" / "video0"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import SquareDetector, square_frame
+from scoring import covered_share
 
-from livefilter import plan as plan_module
-from livefilter.composite import hidden_mask
 from livefilter.detections import Detections
 from livefilter.frame import Frame
-from livefilter.metrics import covered_share
-from livefilter.plan import PlanConfig, RegionPlanner
-from livefilter.track import Tracker, TrackerConfig, make_thumbnail, propagate_boxes
+from livefilter.hide.composite import hidden_mask
+from livefilter.track.plan import PlanConfig, RegionPlanner
+from livefilter.track.tracker import Tracker, TrackerConfig, make_thumbnail, propagate_boxes
+from livefilter.track.tracker import plan as plan_module
 
 W, H, FPS = 320, 240, 30.0
 

@@ -1,8 +1,8 @@
 """Hide regions of a frame in place: blur, pixelate or solid fill.
 
 Every frame of the live path passes through here, so the work is done by
-numba kernels (``livefilter._composite_kernels``) that hide all regions of a
-frame in one call. ``livefilter.composite_reference`` does the same with plain
+numba kernels (``livefilter.hide._kernels``) that hide all regions of a
+frame in one call. ``livefilter.hide.reference`` does the same with plain
 NumPy/OpenCV calls; tests check the two agree and the benchmark races them.
 
 What covers a region (chosen with ``benchmarks/redaction_strength.py``; the
@@ -65,15 +65,15 @@ from typing import Literal, get_args
 
 import numpy as np
 
-from livefilter import _composite_kernels as kernels
-from livefilter._composite_kernels import (
+from livefilter.errors import ConfigError
+from livefilter.hide import _kernels as kernels
+from livefilter.hide._kernels import (
     CELLS_X,
     CELLS_Y,
     REGION_COLUMNS,
     SMEAR_ROWS,
     STRIPE_PERIODS,
 )
-from livefilter.errors import ConfigError
 
 __all__ = [
     "BLUR_SMOOTHING",
@@ -265,7 +265,7 @@ def _redact(
     else:
         noise, noise_starts = np.zeros((0,), np.float32), np.zeros(len(table), np.int64)
     if backend == "opencv":
-        from livefilter import composite_reference
+        from livefilter.hide import reference as composite_reference
 
         composite_reference.redact_regions(frame, table, order, noise, noise_starts, method, shape)
         return
@@ -332,7 +332,7 @@ def curtain(frame: np.ndarray, *, backend: Backend = "numba") -> None:
     _check_choice("backend", backend, get_args(Backend))
     cells_x, cells_y = _curtain_cells(*frame.shape[:2])
     if backend == "opencv":
-        from livefilter import composite_reference
+        from livefilter.hide import reference as composite_reference
 
         composite_reference.curtain(frame, (cells_x, cells_y))
         return

@@ -3,18 +3,18 @@ stream out, all at once, at the source's frame rate with bounded latency.
 
 Threads (each named ``livefilter-*``):
 
-* capture: source -> :class:`~livefilter.capture.FrameRing`;
+* capture: source -> :class:`~livefilter.io.capture.FrameRing`;
 * detector: runs the detector on a copy of the newest frame, every
   ``detect_every`` frames (or back to back), and posts results tagged with the
   sequence number and timestamp of the frame they were computed on;
 * output: takes frames from the ring, moves the tracker on, hides the faces
   (or the whole frame) and offers the result to every sink;
-* one per sink (:class:`~livefilter.sinks.SinkRunner`);
+* one per sink (:class:`~livefilter.io.sinks.SinkRunner`);
 * the caller's thread supervises, and pumps the preview window if there is
   one (OpenCV's GUI wants its own thread).
 
 What is hidden in each frame, and when a frame is hidden whole (curtain),
-is decided by :class:`~livefilter.plan.RegionPlanner`: tracks between
+is decided by :class:`~livefilter.track.plan.RegionPlanner`: tracks between
 detections, look-ahead (``delay``), and the fail-closed rules.
 """
 
@@ -33,17 +33,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from livefilter.capture import CaptureThread, FileSource, FrameRing, RingItem, Source
-from livefilter.composite import curtain, redact, warm_up
 from livefilter.detect import Detector
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, SinkError
 from livefilter.frame import Frame
-from livefilter.plan import PlanConfig, PlannedFrame, RegionPlanner
+from livefilter.hide.composite import curtain, redact, warm_up
+from livefilter.io.capture import CaptureThread, FileSource, FrameRing, RingItem, Source
+from livefilter.io.sinks import OutputItem, Sink, SinkRunner
 from livefilter.regions import RedactionConfig, RegionsLog
-from livefilter.sinks import OutputItem, Sink, SinkRunner
 from livefilter.stats import LiveStats
-from livefilter.track import TrackerConfig
+from livefilter.track.plan import PlanConfig, PlannedFrame, RegionPlanner
+from livefilter.track.tracker import TrackerConfig
 
 __all__ = ["LiveConfig", "LivePipeline"]
 
@@ -64,7 +64,7 @@ class LiveConfig:
         delay: look-ahead: seconds each frame is held back so that results
             arriving meanwhile can be carried back to it.
         cut_threshold: scene-change level that counts as a cut (see
-            :class:`~livefilter.plan.PlanConfig`).
+            :class:`~livefilter.track.plan.PlanConfig`).
         duration: stop after this many seconds (``None``: run until the source
             ends or the user stops it).
         stats_interval: seconds between stats lines on stderr (0: none).
@@ -113,7 +113,7 @@ class LivePipeline:
     """Wires source, detector, tracker, compositor and sinks; :meth:`run` blocks.
 
     ``preview`` is an object with ``show(item, overlay)``, ``key()`` and
-    ``close()`` (:class:`~livefilter.preview.PreviewWindow`), or ``None``.
+    ``close()`` (:class:`~livefilter.io.preview.PreviewWindow`), or ``None``.
     ``reopen`` opens the source again after it was lost (cameras, streams);
     without it a lost source ends the run with its error.
     """

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from livefilter.composite import redact
 from livefilter.detect import Detector
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, InputError, OutputError
+from livefilter.hide.composite import redact
 from livefilter.regions import RedactionConfig, regions_from_faces
 
 __all__ = ["PHOTO_FORMATS", "PhotoResult", "anonymize_photo", "find_faces", "read_photo"]

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from livefilter.errors import SinkError
-from livefilter.sinks import OutputItem
+from livefilter.io.sinks import OutputItem
 
 __all__ = ["PreviewWindow"]
 

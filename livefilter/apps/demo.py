@@ -16,9 +16,9 @@ import av
 import cv2
 import numpy as np
 
+from livefilter.apps.offline import FileJobConfig, anonymize_video
 from livefilter.detect import Detector
 from livefilter.errors import OutputError
-from livefilter.offline import FileJobConfig, anonymize_video
 from livefilter.regions import RedactionConfig
 
 __all__ = ["DEMO_FPS", "DEMO_SIZE", "make_demo_clip", "run_demo"]

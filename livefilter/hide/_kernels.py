@@ -1,4 +1,4 @@
-"""Numba kernels of the compositor (private; see ``livefilter.composite``).
+"""Numba kernels of the compositor (private; see ``livefilter.hide.composite``).
 
 The region table layout is defined here, not in ``composite``: numba freezes
 module globals into its on-disk cache and only notices edits to this file, so

@@ -18,7 +18,7 @@ cover and, for alpha exactly at a threshold, float32 versus float64 mask
 arithmetic.
 
 The region table, the processing order and the noise come from
-``livefilter.composite`` so both backends work from the same geometry.
+``livefilter.hide.composite`` so both backends work from the same geometry.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from livefilter._composite_kernels import (
+from livefilter.hide._kernels import (
     CELLS_X,
     CELLS_Y,
     CONTRAST,

@@ -16,15 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from livefilter.composite import curtain, redact
 from livefilter.detect import Detector, calls_per_cycle
 from livefilter.errors import ConfigError
 from livefilter.frame import Frame
-from livefilter.media import AudioPacket, VideoReader, VideoWriter
-from livefilter.plan import PlanConfig, PlannedFrame, RegionPlanner
+from livefilter.hide.composite import curtain, redact
+from livefilter.io.media import AudioPacket, VideoReader, VideoWriter
 from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.threads import Worker, get_or_stop, put_or_stop
-from livefilter.track import TrackerConfig
+from livefilter.track.plan import PlanConfig, PlannedFrame, RegionPlanner
+from livefilter.track.tracker import TrackerConfig
 
 __all__ = ["FileJobConfig", "anonymize_video"]
 
@@ -195,7 +195,7 @@ def _hide_faces(
     Key frames are every ``detect_every``-th frame and the first frame of
     every new scene. Frames are held until the results of the key frames of
     a whole preset cycle after them are in
-    (:class:`~livefilter.plan.RegionPlanner`), so each frame gets the boxes
+    (:class:`~livefilter.track.plan.RegionPlanner`), so each frame gets the boxes
     tracked forward from the key frames before it and carried back from
     those after it.
     """

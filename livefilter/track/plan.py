@@ -36,7 +36,13 @@ from livefilter.detections import Detections
 from livefilter.errors import ConfigError
 from livefilter.frame import Frame
 from livefilter.regions import regions_from_faces
-from livefilter.track import Thumbnail, Tracker, TrackerConfig, propagate_boxes, scene_change
+from livefilter.track.tracker import (
+    Thumbnail,
+    Tracker,
+    TrackerConfig,
+    propagate_boxes,
+    scene_change,
+)
 
 __all__ = ["PlanConfig", "PlannedFrame", "RegionPlanner"]
 

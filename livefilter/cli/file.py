@@ -1,0 +1,89 @@
+"""``livefilter file``: one video file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from livefilter.cli.options import (
+    EXIT_OK,
+    add_hiding_options,
+    add_hold_option,
+    build_detector,
+    positive_int,
+    redaction_config,
+    tracker_config,
+    write_json,
+)
+from livefilter.errors import InputError
+
+
+def cmd_file(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from livefilter.apps.offline import FileJobConfig, anonymize_video
+
+    job = FileJobConfig(
+        input=Path(args.input), output=Path(args.output), crf=args.crf, preset=args.preset,
+        regions_json=args.regions_json, stats_json=args.stats_json,
+        detect_every=args.detect_every,
+    )
+    redaction = redaction_config(args)
+    if not job.input.exists():
+        raise InputError(f"{job.input}: no such file")
+    detector = build_detector(args)
+    # The bar appears once the input has opened: a refused file gets its one
+    # error line, not a progress line before it.
+    bars: list[tqdm] = []
+
+    def set_total(frames: int) -> None:
+        bars.append(tqdm(
+            desc=job.input.name, unit="frame", total=frames or None, disable=args.quiet,
+            file=sys.stderr, dynamic_ncols=True, mininterval=0.5, leave=True,
+        ))
+
+    def on_frame(count: int) -> None:
+        bars[0].update(count)
+
+    try:
+        stats = anonymize_video(job, detector, redaction, on_frame=on_frame,
+                                total_frames=set_total, tracker=tracker_config(args, live=False))
+    finally:
+        for bar in bars:
+            bar.close()
+    if job.stats_json is not None:
+        write_json(job.stats_json, stats)
+    if not args.quiet:
+        print(
+            f"{job.output}: {stats['frames']} frames in {stats['seconds']} s "
+            f"({stats['fps']} fps)",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+
+def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser("file", help="anonymize a video file",
+                       description="Anonymize a video file: every frame, audio copied, "
+                       "metadata stripped; the output appears only when complete.")
+    p.add_argument("input", help="video to read")
+    p.add_argument("-o", "--output", required=True, help="video to write (.mp4, .mov, .mkv)")
+    p.add_argument("--crf", type=int, default=20,
+                   help="x264 quality, 0 (lossless) .. 51 (worst) (default: %(default)s)")
+    p.add_argument("--preset", default="veryfast",
+                   help="x264 speed preset (default: %(default)s)")
+    p.add_argument("--regions-json", type=Path, default=None, metavar="PATH",
+                   help="write what was hidden in each frame as JSON")
+    p.add_argument("--stats-json", type=Path, default=None, metavar="PATH",
+                   help="write run statistics (frames, seconds, fps) as JSON")
+    p.add_argument("--detect-every", type=positive_int, default=1, metavar="N",
+                   help="run the detector on every N-th frame and on each new scene (a preset "
+                   "spreads its passes over successive runs); the frames between are tracked "
+                   "from both sides (default: %(default)s)")
+    add_hold_option(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_hiding_options(p, "thorough", video=True)
+    p.set_defaults(handler=cmd_file)
+    return p

@@ -1,0 +1,163 @@
+"""``livefilter run``: a live source to several outputs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from livefilter.cli.options import (
+    EXIT_ERROR,
+    EXIT_OK,
+    add_hiding_options,
+    add_hold_option,
+    build_detector,
+    detect_every,
+    finite_float,
+    redaction_config,
+    size,
+    tracker_config,
+    write_json,
+)
+from livefilter.errors import ConfigError
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
+    from livefilter.apps.live import LiveConfig, LivePipeline
+    from livefilter.io.capture import SourceConfig, open_source
+    from livefilter.io.sinks import NullSink, RecordSink, StreamSink, VirtualCameraSink
+
+    if not (args.preview or args.vcam or args.record or args.stream or args.null):
+        raise ConfigError(
+            "no output: give --preview, --vcam, --record PATH, --stream URL or --null"
+        )
+    live = LiveConfig(
+        detect_every=args.detect_every, max_stale=args.max_stale, duration=args.duration,
+        delay=args.delay, cut_threshold=args.cut_threshold,
+        stats_interval=0 if args.quiet else args.stats_interval,
+        regions_json=args.regions_json, stats_json=args.stats_json,
+    )
+    tracker = tracker_config(args, live=True)
+    redaction = redaction_config(args)
+    source_config = SourceConfig(source=str(args.source), realtime=args.realtime,
+                                 size=args.size, fps=args.fps)
+    sinks = []
+    if args.null:
+        sinks.append(NullSink())
+    if args.record:
+        sinks.append(RecordSink(Path(args.record), size=args.record_size, fps=args.record_fps,
+                                crf=args.record_crf))
+    if args.stream:
+        sinks.append(StreamSink(args.stream, size=args.stream_size,
+                                bitrate=args.stream_bitrate))
+    if args.vcam:
+        device = None if args.vcam == "auto" else args.vcam
+        sinks.append(VirtualCameraSink(device, backend=args.vcam_backend))
+    detector = build_detector(args)
+    source = open_source(source_config)
+    preview = None
+    try:
+        if args.preview:
+            from livefilter.io.preview import PreviewWindow
+
+            preview = PreviewWindow()
+        # Cameras and streams that drop out are reopened; a file is not.
+        reopen = ((lambda: open_source(source_config))
+                  if source_config.kind in ("camera", "url") else None)
+        pipeline = LivePipeline(source, detector, redaction=redaction, config=live,
+                                tracker=tracker, sinks=sinks, preview=preview, reopen=reopen)
+        handlers = {
+            signal.SIGINT: lambda *_: pipeline.request_stop("SIGINT"),
+            signal.SIGTERM: lambda *_: pipeline.request_stop("SIGTERM"),
+            signal.SIGUSR1: lambda *_: pipeline.toggle_panic(),
+        }
+        previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
+        try:
+            stats = pipeline.run()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+    finally:
+        source.close()
+    if args.stats_json is not None:
+        write_json(args.stats_json, stats)
+    if not args.quiet:
+        latency = stats["latency_ms"]
+        print(
+            f"livefilter: {stats['stop_reason']}: {stats['frames_out']} frames out, "
+            f"{stats['fps_out']} fps, {stats['dropped']} dropped, detector "
+            f"{stats['detector_hz']} Hz, latency p50/p95/p99 {latency['p50']}/{latency['p95']}/"
+            f"{latency['p99']} ms, {stats['curtain_frames']} curtain frames",
+            file=sys.stderr,
+        )
+    for name, error in stats.get("sink_errors", {}).items():
+        print(f"livefilter: error: {name}: {error}", file=sys.stderr)
+    return EXIT_ERROR if stats.get("sink_errors") else EXIT_OK
+
+
+
+def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "run", help="anonymize a live source: camera, stream or file",
+        description="Read a camera, stream or file and send the anonymized frames to any mix "
+        "of outputs at once. Until the first detection, and whenever the detector is late or "
+        "failing, every frame is hidden whole. Keys in the preview: q quit, p/space panic "
+        "(hide everything), d show regions. SIGUSR1 toggles panic.")
+    group = p.add_argument_group("source")
+    group.add_argument("--source", default="0",
+                       help="camera index or /dev/videoN, a video file, or a URL (rtsp://, "
+                       "http://, udp://, srt://) (default: %(default)s)")
+    group.add_argument("--realtime", action="store_true",
+                       help="pace a file at its own frame rate, like a camera")
+    group.add_argument("--size", type=size, default=None, metavar="WxH",
+                       help="camera mode to request, e.g. 1280x720")
+    group.add_argument("--fps", type=finite_float, default=None,
+                       help="camera frame rate to request")
+    group = p.add_argument_group("outputs (any combination)")
+    group.add_argument("--preview", action="store_true", help="show a window")
+    group.add_argument("--vcam", nargs="?", const="auto", default=None, metavar="DEVICE",
+                       help="send to a virtual camera (v4l2loopback); DEVICE e.g. /dev/video10, "
+                       "default: the first one")
+    group.add_argument("--vcam-backend", default=None, help=argparse.SUPPRESS)
+    group.add_argument("--record", default=None, metavar="PATH",
+                       help="record H.264 to PATH (.mkv or fragmented .mp4: playable even "
+                       "if livefilter is killed)")
+    group.add_argument("--record-size", type=size, default=None, metavar="WxH",
+                       help="recording size (smaller keeps up on slow machines)")
+    group.add_argument("--record-fps", type=finite_float, default=None,
+                       help="recording frame rate (lower keeps up on slow machines)")
+    group.add_argument("--record-crf", type=int, default=23, help="recording quality")
+    group.add_argument("--stream", default=None, metavar="URL",
+                       help="stream to rtmp:// (FLV), srt:// or udp:// (MPEG-TS)")
+    group.add_argument("--stream-size", type=size, default=None, metavar="WxH")
+    group.add_argument("--stream-bitrate", default="2500k")
+    group.add_argument("--null", action="store_true", help="discard frames (benchmarks)")
+    group = p.add_argument_group("pipeline")
+    group.add_argument("--detect-every", type=detect_every, default=0, metavar="N|auto",
+                       help="run the detector every N frames, or auto: as often as it can "
+                       "(default: auto)")
+    group.add_argument("--max-stale", type=finite_float, default=0.5, metavar="SECONDS",
+                       help="hide the whole frame when the newest detection is older than "
+                       "this (default: %(default)s)")
+    group.add_argument("--delay", type=finite_float, default=0.0, metavar="SECONDS",
+                       help="look-ahead: hold output back this long so a face is hidden from "
+                       "its first visible frame (default: %(default)s)")
+    group.add_argument("--cut-threshold", type=finite_float, default=40.0, metavar="LEVEL",
+                       help="picture change (0-255) treated as a cut or whip-pan: hidden whole "
+                       "until the next detection (default: %(default)s)")
+    add_hold_option(group)
+    group.add_argument("--duration", type=finite_float, default=None, metavar="SECONDS",
+                       help="stop after this long")
+    group.add_argument("--stats-interval", type=finite_float, default=5.0, metavar="SECONDS",
+                       help="print stats this often (default: %(default)s)")
+    group.add_argument("--stats-json", type=Path, default=None, metavar="PATH",
+                       help="write final stats as JSON")
+    group.add_argument("--regions-json", type=Path, default=None, metavar="PATH",
+                       help="write what was hidden in each frame as JSON")
+    group.add_argument("-q", "--quiet", action="store_true", help="no stats lines")
+    add_hiding_options(p, "fast", video=True)
+    # One inference thread: the other core decodes, tracks, hides and encodes.
+    p.set_defaults(handler=cmd_run, threads=1)
+    return p
