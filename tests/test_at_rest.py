@@ -41,7 +41,7 @@ from synthetic import face_scene, write_clip
 from livefilter.models import models_dir
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGE_CACHE = REPO / "livefilter" / "__pycache__"
+PACKAGE = REPO / "livefilter"
 
 # Python-level network guard, loaded by every Python process of a run.
 SITECUSTOMIZE = '''\
@@ -223,7 +223,7 @@ def _harmless(path: str, sandbox: Sandbox) -> bool:
         # compiled code: Python's bytecode and numba's kernel cache (and its
         # nameless O_TMPFILE probe of that directory)
         or path.endswith(".pyc")
-        or path.startswith(str(PACKAGE_CACHE))
+        or (path.startswith(str(PACKAGE)) and "/__pycache__/" in path)
         or (numba_cache is not None and path.startswith(numba_cache))
     )
 
