@@ -271,7 +271,11 @@ def routes(state: Any) -> list[Any]:
 
     @handler
     async def start(request):
-        return JSONResponse(session.start(await body_json(request)))
+        import asyncio
+
+        options = await body_json(request)
+        # Opening a camera and loading the detector take a moment: not on the loop.
+        return JSONResponse(await asyncio.to_thread(session.start, options))
 
     @handler
     async def stop(request):

@@ -12,6 +12,7 @@ detections, short tracks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -207,10 +208,9 @@ class ReviewSession:
             calls[0] += 1
             return found
 
-        try:
+        # A detector with slots keeps its method: no marks, nothing else lost.
+        with contextlib.suppress(AttributeError):
             detector.detect = detect
-        except AttributeError:  # a detector with slots: no marks, nothing else lost
-            pass
         return frames
 
     def open(self, output: Path, log_path: Path, source: Path | None) -> None:

@@ -131,7 +131,10 @@ def _error(exc: BaseException, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": text}, status_code=status)
 
 
-def handler(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def handler(fn: Endpoint) -> Endpoint:
     """Errors become ``{"error": one line}`` (400 for bad input), never a traceback."""
 
     async def wrapped(request: Request) -> Response:
@@ -239,12 +242,17 @@ SECRET_FILTER = _MaskSecrets()
 
 def serve(config: UiConfig, on_url: Callable[[str], None]) -> None:
     """Run until interrupted; ``on_url`` gets the page's URL once listening."""
+    import signal
     import socket
+    import sys
 
     import uvicorn
 
     for handler_ in logging.getLogger().handlers:
         handler_.addFilter(SECRET_FILTER)
+    # uvicorn re-raises SIGTERM once it has shut down; exit through the
+    # ``finally`` blocks below so the private folder is removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     token = secrets.token_urlsafe(24)
     workdir = Path(tempfile.mkdtemp(prefix="livefilter-ui-"))  # mode 0700
     try:

@@ -1,0 +1,162 @@
+// Review view: process or open a video, scrub its processed frames with the
+// hidden regions drawn, mark by hand what was missed or hidden wrongly,
+// re-render, save the regions file the CLI reads (--regions-file).
+"use strict";
+
+(() => {
+  const { $, post, get, url, say, onEvent, drawBoxes, dragBox } = LF;
+  let summary = { frames: 0 };
+  let regions = { version: 1, regions: [] };
+  let index = 0;
+  let wasBusy = false;
+  let scale = 1;
+
+  async function start(path, body) {
+    say("");
+    try { await post(path, body); wasBusy = true; } catch (e) { /* said */ }
+  }
+
+  $("review-process").addEventListener("click", () => start("/api/review/process", {
+    source: $("review-source").value, output: $("review-output").value }));
+  $("review-open").addEventListener("click", () => start("/api/review/open", {
+    output: $("review-processed").value, regions_json: $("review-log").value,
+    source: $("review-source").value }));
+  $("review-rerender").addEventListener("click", () => start("/api/review/rerender", {
+    source: $("review-source").value, output: $("review-output").value, regions }));
+  $("review-save").addEventListener("click", async () => {
+    try {
+      const result = await post("/api/review/regions",
+                                 { regions, path: $("review-regions-path").value });
+      say(result.saved ? `saved ${result.saved}` : "kept (give a path to save)");
+    } catch (e) { /* said */ }
+  });
+
+  onEvent(async (data) => {
+    const s = data.review;
+    $("review-progress").max = Math.max(1, s.total);
+    $("review-progress").value = s.done;
+    $("review-status").textContent = s.busy ? `${s.done} / ${s.total || "?"} frames`
+      : s.error ? `error: ${s.error}` : s.frames ? `${s.frames} frames: ${s.output}` : "";
+    document.body.dataset.reviewBusy = s.busy ? "1" : "0";
+    if (wasBusy && !s.busy) {
+      wasBusy = false;
+      if (!s.error) await load();
+    }
+  });
+
+  async function load() {
+    summary = await get("/api/review/summary");
+    if (summary.regions) regions = summary.regions;
+    $("review-slider").max = Math.max(0, summary.frames - 1);
+    $("review-download").hidden = !summary.frames;
+    $("review-download").href = url("/api/review/output");
+    document.body.dataset.reviewLoaded = String(summary.frames);
+    document.body.dataset.reviewVersion = String(Number(document.body.dataset.reviewVersion || 0) + 1);
+    drawTimeline();
+    listRegions();
+    go(Math.min(index, Math.max(0, summary.frames - 1)));
+  }
+
+  function go(i) {
+    if (!summary.frames) return;
+    index = Math.max(0, Math.min(summary.frames - 1, i));
+    $("review-slider").value = index;
+    $("review-index").textContent = `frame ${index} / ${summary.frames - 1}`;
+    // The version makes the browser fetch a re-rendered frame afresh.
+    $("review-frame").src = url(`/api/review/frame/${index}`,
+                                { v: document.body.dataset.reviewVersion || "0" });
+  }
+
+  function covers(region, i) {
+    return !region.frames || (region.frames[0] <= i && i <= region.frames[1]);
+  }
+
+  function redraw() {
+    if (!summary.frames) return;
+    const entry = summary.log[index] || { regions: [], curtain: false };
+    const boxes = entry.regions.map((r) => ({ box: r.box, shape: r.shape, color: "#3d8bfd" }));
+    for (const r of regions.regions.filter((r) => covers(r, index))) {
+      boxes.push({ box: r.box, shape: r.shape, dashed: true,
+                   color: r.action === "unhide" ? "#ff4d4d" : "#4dff88" });
+    }
+    scale = drawBoxes($("review-canvas"), $("review-frame"), summary.width, boxes);
+  }
+  $("review-frame").addEventListener("load", redraw);
+  window.addEventListener("resize", redraw);
+
+  $("review-slider").addEventListener("input", (e) => go(parseInt(e.target.value, 10)));
+  $("review-prev").addEventListener("click", () => go(index - 1));
+  $("review-next").addEventListener("click", () => go(index + 1));
+  $("review-next-mark").addEventListener("click", () => {
+    const t = summary.timeline || {};
+    const marks = [...(t.curtain || []), ...(t.low_score || []), ...(t.short_tracks || [])];
+    const next = marks.filter((m) => m > index).sort((a, b) => a - b)[0];
+    if (next !== undefined) go(next);
+  });
+
+  function drawTimeline() {
+    const canvas = $("review-timeline");
+    canvas.width = canvas.clientWidth || 800;
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    const n = Math.max(1, summary.frames);
+    const w = Math.max(1, canvas.width / n);
+    const t = summary.timeline || {};
+    const rows = [["curtain", "#d63b3b", 0], ["low_score", "#ffe14d", 9], ["short_tracks", "#ff8c1a", 18]];
+    for (const [key, color, y] of rows) {
+      ctx.fillStyle = color;
+      for (const i of t[key] || []) ctx.fillRect(i * canvas.width / n, y, w, 9);
+    }
+  }
+  $("review-timeline").addEventListener("click", (e) => {
+    const r = e.target.getBoundingClientRect();
+    go(Math.floor((e.clientX - r.left) / r.width * summary.frames));
+  });
+
+  function listRegions() {
+    const list = $("review-regions");
+    list.innerHTML = "";
+    regions.regions.forEach((r, n) => {
+      const li = document.createElement("li");
+      const range = r.frames ? `frames ${r.frames[0]}–${r.frames[1]}` : "every frame";
+      li.textContent = `${r.action} ${r.mode} ${r.shape} ${range} `;
+      const drop = document.createElement("button");
+      drop.textContent = "remove";
+      drop.addEventListener("click", () => { regions.regions.splice(n, 1); listRegions(); redraw(); });
+      li.appendChild(drop);
+      list.appendChild(li);
+    });
+  }
+
+  // A click (no drag) in un-hide mode picks the drawn region under it.
+  function regionAt(x, y) {
+    const entry = summary.log[index] || { regions: [] };
+    return entry.regions.find((r) => r.box[0] <= x && x <= r.box[2] && r.box[1] <= y && y <= r.box[3]);
+  }
+
+  dragBox($("review-canvas"), () => scale, (box) => {
+    if (!summary.frames) return;
+    const tool = $("review-tool").value;
+    if (box[2] - box[0] < 4 || box[3] - box[1] < 4) {
+      if (tool !== "unhide") return;
+      const hit = regionAt(box[0], box[1]);
+      if (!hit) return;
+      const [x1, y1, x2, y2] = hit.box;
+      const g = 0.05 * Math.max(x2 - x1, y2 - y1);
+      box = [x1 - g, y1 - g, x2 + g, y2 + g];
+    }
+    box = [Math.max(0, box[0]), Math.max(0, box[1]),
+           Math.min(summary.width, box[2]), Math.min(summary.height, box[3])];
+    const span = Math.round(parseFloat($("review-span").value || "0") * summary.fps);
+    const region = {
+      frames: [Math.max(0, index - span), Math.min(summary.frames - 1, index + span)],
+      box, mode: $("review-mode").value, action: tool, shape: $("review-shape").value,
+    };
+    if (region.mode === "tracked") region.keyframe = index;
+    regions.regions.push(region);
+    listRegions();
+    redraw();
+  });
+
+  document.addEventListener("lf-view", (e) => { if (e.detail === "review") { drawTimeline(); redraw(); } });
+})();
