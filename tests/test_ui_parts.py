@@ -1,0 +1,95 @@
+"""The page's server-side parts without a browser: stream keys masked, the
+protection state (the pipeline's own record when it has one), the review
+timeline."""
+
+from __future__ import annotations
+
+import pytest
+
+from livefilter.ui.live import mask_url, protection_state
+from livefilter.ui.review import timeline
+
+
+@pytest.mark.parametrize(("url", "masked"), [
+    ("rtmp://live.example/app/SECRET", "rtmp://live.example/app/****"),
+    ("srt://host:9000?streamid=SECRET", "srt://host:9000?****"),
+    ("rtmp://user:SECRET@host/app/KEY", "rtmp://****@host/app/****"),
+    ("", ""),
+])
+def test_stream_keys_are_masked(url, masked):
+    assert mask_url(url) == masked
+    assert "SECRET" not in mask_url(url)
+
+
+def _summary(frames_out, reasons=None, dropped=0, **extra):
+    return {"frames_out": frames_out, "curtain_reasons": reasons or {}, "dropped": dropped,
+            **extra}
+
+
+def test_protection_state_from_the_pipeline_wins():
+    own = {"state": "degraded", "reason": "detector slow", "seconds": {"protected": 3}}
+    assert protection_state(_summary(10, protection=own), None, True) is own
+
+
+def test_protection_state_derived_from_curtain_counts_and_drops():
+    before = _summary(100, {"scene-cut": 2})
+    assert protection_state(_summary(130, {"scene-cut": 2}), before, True)["state"] == "protected"
+    curtained = protection_state(_summary(130, {"scene-cut": 2, "detector-stale": 25}), before,
+                                 True)
+    assert curtained == {"state": "curtain", "reason": "hidden whole: detector-stale"}
+    assert protection_state(_summary(130, {"scene-cut": 5}), before, True)["state"] == "degraded"
+    assert protection_state(_summary(130, dropped=4), before, True)["state"] == "degraded"
+    lost = protection_state(_summary(130, {"signal-lost": 30}), before, True)
+    assert lost["state"] == "signal-lost"
+    assert protection_state(_summary(130), before, False)["state"] == "stopped"
+
+
+def test_timeline_marks_curtain_low_score_and_short_tracks():
+    steady = {"box": [10, 10, 50, 50], "shape": "ellipse"}
+    blip = {"box": [200, 100, 240, 140], "shape": "ellipse"}
+    frames = [{"index": i, "curtain": i < 2,
+               "regions": [steady] + ([blip] if i == 6 else [])} for i in range(20)]
+    marks = timeline({"fps": 10, "width": 320, "height": 240, "frames": frames}, {4})
+    assert marks["curtain"] == [0, 1]
+    assert marks["low_score"] == [4]
+    assert marks["short_tracks"] == [6]  # the steady region lasts 2 s: not marked
+
+
+def test_review_opens_a_processed_video_and_checks_regions(tmp_path):
+    import time
+
+    from synthetic import write_clip
+
+    from livefilter.apps.offline import FileJobConfig, anonymize_video
+    from livefilter.detections import Detections
+    from livefilter.errors import ConfigError
+    from livefilter.regions import RedactionConfig
+    from livefilter.ui.review import ReviewSession
+
+    class NoFaces:
+        def detect(self, image):
+            return Detections.empty()
+
+    clip = tmp_path / "in.mp4"
+    write_clip(clip, frames=12, fps=12, audio=False)
+    job = FileJobConfig(input=clip, output=tmp_path / "out.mp4",
+                        regions_json=tmp_path / "log.json")
+    anonymize_video(job, NoFaces(), RedactionConfig())
+    session = ReviewSession(tmp_path / "review", lambda **_: NoFaces())
+    session.open(job.output, job.regions_json, clip)
+    deadline = time.monotonic() + 30
+    while session.busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert session.status()["error"] == ""
+    summary = session.summary()
+    assert summary["frames"] == 12 and summary["width"] == 320
+    assert session.frame(11)[:2] == b"\xff\xd8"  # a JPEG of the processed frame
+    with pytest.raises(ConfigError, match="outside the 320x240 frame"):
+        session.set_regions({"version": 1, "regions": [{"box": [300, 0, 400, 10]}]})
+    with pytest.raises(ConfigError, match="beyond the video's last frame 11"):
+        session.set_regions({"version": 1, "regions": [{"box": [0, 0, 9, 9],
+                                                         "frames": [5, 12]}]})
+    kept = session.set_regions({"version": 1, "regions": [{"box": [0, 0, 9, 9]}]})
+    assert kept["regions"] == [{"box": [0, 0, 9, 9]}]
+    saved = session.save_regions(tmp_path / "r.json")
+    assert saved.read_text() == '{"version": 1, "regions": [{"box": [0, 0, 9, 9]}]}'
