@@ -220,13 +220,23 @@ def test_review_add_missed_face_rerender_and_save(server, browser, clip, tmp_pat
     Select(browser.find_element(By.ID, "review-mode")).select_by_value("tracked")
     span = browser.find_element(By.ID, "review-span")
     span.clear()
-    span.send_keys("10")  # the whole clip, forward and back from the keyframe
+    span.send_keys("2")  # frames 45..105; widened below to the whole clip
     (ActionChains(browser)
      .move_to_element_with_offset(canvas, int(x1 - 4 - centre[0]), int(y1 - 4 - centre[1]))
      .click_and_hold()
      .move_to_element_with_offset(canvas, int(x2 + 4 - centre[0]), int(y2 + 4 - centre[1]))
      .release().perform())
     assert len(browser.find_elements(By.CSS_SELECTOR, "#review-regions li")) == 1
+    # The list is redrawn on every change: read and set its fields by selector.
+    field = "return document.querySelector('#review-regions input.range-' + arguments[0])"
+    assert [browser.execute_script(field + ".value", end) for end in ("first", "last")] == [
+        "45", "105"]
+    for end, value in (("first", "0"), ("last", "149")):
+        browser.execute_script(
+            field.replace("return ", "const f = ") + "; f.value = arguments[1];"
+            "f.dispatchEvent(new Event('change'));", end, value)
+    assert [browser.execute_script(field + ".value", end) for end in ("first", "last")] == [
+        "0", "149"]
     browser.find_element(By.ID, "review-output").clear()
     browser.find_element(By.ID, "review-output").send_keys(str(tmp_path / "fixed.mp4"))
     browser.find_element(By.ID, "review-rerender").click()

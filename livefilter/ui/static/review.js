@@ -73,6 +73,9 @@
 
   function redraw() {
     if (!summary.frames) return;
+    // As wide as the panel, but no taller than about half the window.
+    const fit = Math.round(window.innerHeight * 0.55 * summary.width / summary.height);
+    $("review-frame").style.width = `${fit}px`;
     const entry = summary.log[index] || { regions: [], curtain: false };
     const boxes = entry.regions.map((r) => ({ box: r.box, shape: r.shape, color: "#3d8bfd" }));
     for (const r of regions.regions.filter((r) => covers(r, index))) {
@@ -118,8 +121,29 @@
     list.innerHTML = "";
     regions.regions.forEach((r, n) => {
       const li = document.createElement("li");
-      const range = r.frames ? `frames ${r.frames[0]}–${r.frames[1]}` : "every frame";
-      li.textContent = `${r.action} ${r.mode} ${r.shape} ${range} `;
+      li.textContent = `${r.action} ${r.mode} ${r.shape}, frames `;
+      if (!r.frames) r.frames = [0, Math.max(0, summary.frames - 1)];
+      // The frame range stays adjustable: first and last, inclusive.
+      [0, 1].forEach((end) => {
+        const input = document.createElement("input");
+        input.type = "number";
+        input.min = "0";
+        input.max = String(Math.max(0, summary.frames - 1));
+        input.value = String(r.frames[end]);
+        input.className = `range-${end ? "last" : "first"}`;
+        input.addEventListener("change", () => {
+          const value = Math.max(0, Math.min(summary.frames - 1, parseInt(input.value, 10) || 0));
+          r.frames[end] = value;
+          if (r.frames[0] > r.frames[1]) r.frames[1 - end] = value;
+          if (r.keyframe !== undefined) {
+            r.keyframe = Math.max(r.frames[0], Math.min(r.frames[1], r.keyframe));
+          }
+          listRegions();
+          redraw();
+        });
+        li.appendChild(input);
+        if (!end) li.appendChild(document.createTextNode("–"));
+      });
       const drop = document.createElement("button");
       drop.textContent = "remove";
       drop.addEventListener("click", () => { regions.regions.splice(n, 1); listRegions(); redraw(); });
