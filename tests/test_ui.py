@@ -114,6 +114,13 @@ def clip(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
                             audio=False)
 
 
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
+    path = tmp_path_factory.mktemp("ui-short") / "march.mp4"
+    return path, write_clip(path, frames=60, fps=15, size=(320, 240), face_height=70,
+                            audio=False)
+
+
 def test_every_request_needs_the_token_and_our_host(server):
     base = server.split("?")[0].rstrip("/")
     token = token_of(server)
@@ -187,25 +194,27 @@ def test_live_run_stats_panic_and_stop(server, browser, clip):
              "the run to stop")
 
 
-def test_review_add_missed_face_rerender_and_save(server, browser, clip, tmp_path):
+def test_review_add_missed_face_rerender_and_save(server, browser, short_clip, tmp_path):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
     from livefilter.track.manual import load_regions_file
 
-    path, faces = clip
+    path, faces = short_clip
     browser.get(server)
     browser.find_element(By.ID, "tab-review").click()
-    browser.find_element(By.ID, "review-source").send_keys(str(path))
     browser.find_element(By.ID, "review-output").send_keys(str(tmp_path / "first.mp4"))
-    browser.find_element(By.ID, "review-process").click()
+    # Picked in the page: copied into the server's private folder, then processed.
+    browser.find_element(By.ID, "review-upload").send_keys(str(path))
 
     def version() -> int:
         return int(browser.execute_script("return document.body.dataset.reviewVersion || 0"))
 
     wait_for(lambda: version() >= 1, "the processed video to load", timeout=60)
-    key = 75
+    uploaded = browser.find_element(By.ID, "review-source").get_attribute("value")
+    assert "livefilter-ui-" in uploaded and uploaded.endswith("march.mp4")
+    key = 30
     browser.execute_script("const s = document.getElementById('review-slider');"
                            f"s.value = {key}; s.dispatchEvent(new Event('input'));")
     wait_for(lambda: browser.find_element(By.ID, "review-index").text.startswith(f"frame {key}"),
@@ -220,7 +229,7 @@ def test_review_add_missed_face_rerender_and_save(server, browser, clip, tmp_pat
     Select(browser.find_element(By.ID, "review-mode")).select_by_value("tracked")
     span = browser.find_element(By.ID, "review-span")
     span.clear()
-    span.send_keys("2")  # frames 45..105; widened below to the whole clip
+    span.send_keys("1")  # frames 15..45; widened below to the whole clip
     (ActionChains(browser)
      .move_to_element_with_offset(canvas, int(x1 - 4 - centre[0]), int(y1 - 4 - centre[1]))
      .click_and_hold()
@@ -230,13 +239,13 @@ def test_review_add_missed_face_rerender_and_save(server, browser, clip, tmp_pat
     # The list is redrawn on every change: read and set its fields by selector.
     field = "return document.querySelector('#review-regions input.range-' + arguments[0])"
     assert [browser.execute_script(field + ".value", end) for end in ("first", "last")] == [
-        "45", "105"]
-    for end, value in (("first", "0"), ("last", "149")):
+        "15", "45"]
+    for end, value in (("first", "0"), ("last", "59")):
         browser.execute_script(
             field.replace("return ", "const f = ") + "; f.value = arguments[1];"
             "f.dispatchEvent(new Event('change'));", end, value)
     assert [browser.execute_script(field + ".value", end) for end in ("first", "last")] == [
-        "0", "149"]
+        "0", "59"]
     browser.find_element(By.ID, "review-output").clear()
     browser.find_element(By.ID, "review-output").send_keys(str(tmp_path / "fixed.mp4"))
     browser.find_element(By.ID, "review-rerender").click()
@@ -246,7 +255,7 @@ def test_review_add_missed_face_rerender_and_save(server, browser, clip, tmp_pat
 
     source, first, fixed = (read_frames(p) for p in (path, tmp_path / "first.mp4",
                                                       tmp_path / "fixed.mp4"))
-    assert len(fixed) == len(source) == 150
+    assert len(fixed) == len(source) == 60
 
     def changed(a, b, box):
         x1, y1, x2, y2 = (round(float(v)) for v in box)
@@ -255,7 +264,7 @@ def test_review_add_missed_face_rerender_and_save(server, browser, clip, tmp_pat
 
     # The test detector missed the face: the first render shows it...
     assert max(changed(s, f, box) for s, f, box in zip(source, first, faces, strict=True)) < 8
-    # ...the re-render hides it in every frame (tracked from frame 75 both ways).
+    # ...the re-render hides it in every frame (tracked from frame 30 both ways).
     hidden = [changed(s, f, box) for s, f, box in zip(source, fixed, faces, strict=True)]
     assert min(hidden) > 15, f"face visible in frame {int(np.argmin(hidden))}"
 
@@ -264,7 +273,7 @@ def test_review_add_missed_face_rerender_and_save(server, browser, clip, tmp_pat
     wait_for(lambda: (tmp_path / "r.json").exists(), "the regions file")
     (region,) = load_regions_file(tmp_path / "r.json")
     assert (region.mode, region.action, region.key, region.frames) == (
-        "tracked", "hide", key, (0, 149))
+        "tracked", "hide", key, (0, 59))
 
 
 def test_photos_add_region_and_download_without_metadata(server, browser, tmp_path):

@@ -93,3 +93,16 @@ def test_review_opens_a_processed_video_and_checks_regions(tmp_path):
     assert kept["regions"] == [{"box": [0, 0, 9, 9]}]
     saved = session.save_regions(tmp_path / "r.json")
     assert saved.read_text() == '{"version": 1, "regions": [{"box": [0, 0, 9, 9]}]}'
+
+
+def test_review_uploads_go_to_the_private_folder_under_a_safe_name(tmp_path):
+    from livefilter.errors import InputError
+    from livefilter.ui.review import ReviewSession
+
+    session = ReviewSession(tmp_path / "review", lambda **_: None)
+    path = session.upload_path("../../etc/My March!.MP4")
+    assert path.parent == tmp_path / "review" / "uploads"
+    assert path.name.endswith("-My_March_.mp4")
+    assert (path.parent.stat().st_mode & 0o777) == 0o700
+    with pytest.raises(InputError, match="expected a video"):
+        session.upload_path("notes.txt")

@@ -131,6 +131,19 @@ class ReviewSession:
         self.regions_path.write_text(text, encoding="utf-8")
         return json.loads(text)
 
+    def upload_path(self, filename: str) -> Path:
+        """Where an uploaded video goes: the private folder, a safe name."""
+        import re
+
+        suffix = Path(filename).suffix.lower()
+        if suffix not in (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".3gp"):
+            raise InputError(f"{filename}: expected a video (.mp4, .mov, .mkv, ...)")
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(filename).stem)[:80] or "video"
+        folder = self.workdir / "uploads"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        self._runs += 1
+        return folder / f"{self._runs}-{stem}{suffix}"
+
     def save_regions(self, path: Path) -> Path:
         path = Path(path).expanduser()
         if not path.parent.is_dir():
@@ -328,6 +341,25 @@ def routes(state: Any) -> list[Any]:
         return JSONResponse({"regions": kept, "saved": saved})
 
     @handler
+    async def upload(request):
+        """A video from the page's file picker, streamed into the private folder."""
+        name = request.headers.get("x-filename", "video.mp4")
+        target = session.upload_path(name)
+        try:
+            with open(target, "wb") as out:
+                async for chunk in request.stream():
+                    await asyncio.to_thread(out.write, chunk)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        return JSONResponse({"path": str(target)})
+
+    @handler
+    async def regions_file(request):
+        return Response(session.regions_text, media_type="application/json", headers={
+            "Content-Disposition": 'attachment; filename="regions.json"'})
+
+    @handler
     async def summary(request):
         return JSONResponse(session.summary())
 
@@ -347,6 +379,8 @@ def routes(state: Any) -> list[Any]:
         Route("/api/review/open", open_, methods=["POST"]),
         Route("/api/review/rerender", rerender, methods=["POST"]),
         Route("/api/review/regions", regions, methods=["POST"]),
+        Route("/api/review/upload", upload, methods=["POST"]),
+        Route("/api/review/regions.json", regions_file),
         Route("/api/review/summary", summary),
         Route("/api/review/frame/{index:int}", frame),
         Route("/api/review/output", output),

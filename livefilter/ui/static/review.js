@@ -18,6 +18,25 @@
 
   $("review-process").addEventListener("click", () => start("/api/review/process", {
     source: $("review-source").value, output: $("review-output").value }));
+  // A picked video is copied into the server's private folder, then processed.
+  $("review-upload").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    say(`copying ${file.name}…`);
+    try {
+      const { path } = await post("/api/review/upload", file, { "X-Filename": file.name });
+      $("review-source").value = path;
+      await start("/api/review/process", { source: path, output: $("review-output").value });
+    } catch (err) { /* said */ }
+  });
+  $("review-regions-download").addEventListener("click", async (e) => {
+    // The page's regions are sent first, so the file has every edit.
+    e.preventDefault();
+    try {
+      await post("/api/review/regions", { regions });
+      location.href = url("/api/review/regions.json");
+    } catch (err) { /* said */ }
+  });
   $("review-open").addEventListener("click", () => start("/api/review/open", {
     output: $("review-processed").value, regions_json: $("review-log").value,
     source: $("review-source").value }));
