@@ -106,3 +106,49 @@ def test_review_uploads_go_to_the_private_folder_under_a_safe_name(tmp_path):
     assert (path.parent.stat().st_mode & 0o777) == 0o700
     with pytest.raises(InputError, match="expected a video"):
         session.upload_path("notes.txt")
+
+
+def test_host_header_must_name_our_address(tmp_path):
+    from livefilter.ui.server import UiState
+
+    state = UiState("t", tmp_path, lambda **_: None)
+    state.allowed_hosts = {"127.0.0.1:8000", "localhost:8000"}
+    assert state.host_allowed("127.0.0.1:8000") and state.host_allowed("localhost:8000")
+    assert not state.host_allowed("attacker.example:8000")
+    assert not state.host_allowed("192.168.1.5:8000")
+    state.any_address_port = 8000  # --host 0.0.0.0: any IP literal, never a name
+    assert state.host_allowed("192.168.1.5:8000") and state.host_allowed("[fe80::1]:8000")
+    assert not state.host_allowed("192.168.1.5:9000")
+    assert not state.host_allowed("rebind.attacker.example:8000")
+
+
+def test_ui_prints_its_url_first_and_stops_cleanly_with_a_page_open(tmp_path):
+    import http.client
+    import os
+    import signal
+    import subprocess
+    import sys
+    from urllib.parse import parse_qs, urlparse
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-m", "livefilter", "ui", "--no-browser"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        url = urlparse(process.stdout.readline().strip())
+        assert url.hostname == "127.0.0.1" and url.port
+        token = parse_qs(url.query)["token"][0]
+        assert len(token) >= 32
+        assert len(list(tmp_path.glob("livefilter-ui-*"))) == 1
+        events = http.client.HTTPConnection("127.0.0.1", url.port, timeout=10)
+        events.request("GET", f"/api/events?token={token}")
+        response = events.getresponse()
+        assert response.status == 200 and response.readline().startswith(b"data: {")
+        process.send_signal(signal.SIGINT)  # Ctrl+C with the page still open
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    stderr = process.stderr.read()
+    assert "Traceback" not in stderr and "ERROR" not in stderr, stderr
+    assert not list(tmp_path.glob("livefilter-ui-*")), "private folder left behind"

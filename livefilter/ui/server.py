@@ -78,6 +78,27 @@ class UiState:
         self.review = ReviewSession(workdir / "review", detector_factory)
         self.photos = PhotoSession(workdir / "photos", detector_factory)
         self.allowed_hosts: set[str] = set()
+        self.any_address_port: int | None = None  # bound to 0.0.0.0 or ::
+        # Set by serve(): tells open event streams to end when the server stops.
+        self.stopping: Callable[[], bool] = lambda: False
+
+    def host_allowed(self, host: str) -> bool:
+        """The ``Host`` header names the bound address, or (bound to every
+        address) any IP literal with our port. A DNS-rebinding page always
+        sends a *name*, so it never passes.
+        """
+        if host in self.allowed_hosts:
+            return True
+        if self.any_address_port is None:
+            return False
+        import ipaddress
+
+        name, _, port = host.rpartition(":")
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            return False
+        return port == str(self.any_address_port)
 
     def close(self) -> None:
         self.live.stop(wait=True)
@@ -97,7 +118,7 @@ class _Guard:
             return
         request = Request(scope)
         host = request.headers.get("host", "").lower()
-        if host not in self.state.allowed_hosts:
+        if not self.state.host_allowed(host):
             await PlainTextResponse("forbidden host", 403)(scope, receive, send)
             return
         header = request.headers.get(TOKEN_HEADER)
@@ -177,7 +198,7 @@ def build_app(state: UiState) -> Any:
         """Server-sent events: live status and stats once a second-ish."""
 
         async def stream():
-            while not await request.is_disconnected():
+            while not state.stopping() and not await request.is_disconnected():
                 payload = {"live": state.live.status(), "review": state.review.status()}
                 yield f"data: {json.dumps(payload)}\n\n"
                 await asyncio.sleep(0.5)
@@ -264,11 +285,16 @@ def serve(config: UiConfig, on_url: Callable[[str], None]) -> None:
         port = sock.getsockname()[1]
         name = f"[{config.host}]" if ":" in config.host else config.host
         state.allowed_hosts = {f"{name}:{port}"}
+        if config.host in ("0.0.0.0", "::"):
+            state.any_address_port = port
         if config.host in ("127.0.0.1", "::1", "localhost"):
             state.allowed_hosts |= {f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"}
         server = uvicorn.Server(uvicorn.Config(
-            build_app(state), log_level="warning", access_log=False, lifespan="off"))
+            build_app(state), log_level="warning", access_log=False, lifespan="off",
+            # An open page keeps its event stream open: do not wait on it at exit.
+            timeout_graceful_shutdown=2))
         url = f"http://{name}:{port}/?token={token}"
+        state.stopping = lambda: server.should_exit
 
         async def main() -> None:
             task = asyncio.create_task(server.serve(sockets=[sock]))
