@@ -152,3 +152,16 @@ def test_ui_prints_its_url_first_and_stops_cleanly_with_a_page_open(tmp_path):
     stderr = process.stderr.read()
     assert "Traceback" not in stderr and "ERROR" not in stderr, stderr
     assert not list(tmp_path.glob("livefilter-ui-*")), "private folder left behind"
+
+
+def test_a_stream_key_in_an_error_never_reaches_the_page():
+    from livefilter.errors import ConfigError
+    from livefilter.ui.live import LiveSession
+    from livefilter.ui.server import _error
+
+    session = LiveSession(lambda **_: None)
+    with pytest.raises(ConfigError) as caught:
+        session.start({"source": "/nonexistent.mp4", "stream": "ftp://host/app/SECRETKEY"})
+    assert "SECRETKEY" in str(caught.value)  # the sink's own message names the URL...
+    body = _error(caught.value).body.decode()
+    assert "SECRETKEY" not in body and "****" in body  # ...the page gets it masked

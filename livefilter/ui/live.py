@@ -194,7 +194,8 @@ class LiveSession:
                 try:
                     self._final = pipeline.run()
                 except BaseException as exc:
-                    self._error = " ".join(str(exc).split()) or type(exc).__name__
+                    text = " ".join(str(exc).split()) or type(exc).__name__
+                    self._error = SECRET_FILTER.mask(text)  # a stream key never reaches the page
                     logger.error("live run failed: %s", self._error)
                 finally:
                     source.close()

@@ -149,7 +149,7 @@ class _Guard:
 
 def _error(exc: BaseException, status: int = 400) -> JSONResponse:
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return JSONResponse({"error": text}, status_code=status)
+    return JSONResponse({"error": SECRET_FILTER.mask(text)}, status_code=status)
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -249,12 +249,14 @@ class _MaskSecrets(logging.Filter):
         super().__init__()
         self.secrets: set[str] = set()
 
+    def mask(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "****")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            text = record.getMessage()
-            for secret in self.secrets:
-                text = text.replace(secret, "****")
-            record.msg, record.args = text, None
+            record.msg, record.args = self.mask(record.getMessage()), None
         return True
 
 
