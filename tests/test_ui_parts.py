@@ -165,3 +165,30 @@ def test_a_stream_key_in_an_error_never_reaches_the_page():
     assert "SECRETKEY" in str(caught.value)  # the sink's own message names the URL...
     body = _error(caught.value).body.decode()
     assert "SECRETKEY" not in body and "****" in body  # ...the page gets it masked
+
+
+def test_review_notes_the_frames_with_a_low_score_detection():
+    import numpy as np
+
+    from livefilter.detections import Detections
+    from livefilter.ui.review import ReviewSession
+
+    class Scripted:
+        scores = {1: 0.9, 2: 0.15, 4: 0.6}
+
+        def __init__(self):
+            self.calls = 0
+
+        def detect(self, image):
+            score = self.scores.get(self.calls)
+            self.calls += 1
+            if score is None:
+                return Detections.empty()
+            return Detections(np.array([[0, 0, 10, 10]], np.float32), np.array([score]))
+
+    detector = Scripted()
+    low = ReviewSession._record_scores(detector)
+    image = np.zeros((8, 8, 3), np.uint8)
+    found = [len(detector.detect(image)) for _ in range(6)]
+    assert found == [0, 1, 1, 0, 1, 0]  # results pass through unchanged
+    assert low == {2}
