@@ -174,10 +174,9 @@ def test_review_notes_the_frames_with_a_low_score_detection():
     from livefilter.ui.review import ReviewSession
 
     class Scripted:
-        scores = {1: 0.9, 2: 0.15, 4: 0.6}
-
         def __init__(self):
             self.calls = 0
+            self.scores = {1: 0.9, 2: 0.15, 4: 0.6}
 
         def detect(self, image):
             score = self.scores.get(self.calls)
