@@ -246,6 +246,9 @@ def test_review_add_missed_face_rerender_and_save(server, browser, short_clip, t
             "f.dispatchEvent(new Event('change'));", end, value)
     assert [browser.execute_script(field + ".value", end) for end in ("first", "last")] == [
         "0", "59"]
+    # The page asks where the tracked region goes, to draw it on every frame.
+    wait_for(lambda: browser.execute_script("return document.body.dataset.followed"),
+             "the tracked region to be followed")
     browser.find_element(By.ID, "review-output").clear()
     browser.find_element(By.ID, "review-output").send_keys(str(tmp_path / "fixed.mp4"))
     browser.find_element(By.ID, "review-rerender").click()

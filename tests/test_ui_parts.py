@@ -191,3 +191,38 @@ def test_review_notes_the_frames_with_a_low_score_detection():
     found = [len(detector.detect(image)) for _ in range(6)]
     assert found == [0, 1, 1, 0, 1, 0]  # results pass through unchanged
     assert low == {2}
+
+
+def test_review_shows_where_a_tracked_region_will_go(tmp_path):
+    import time
+
+    from synthetic import write_clip
+
+    from livefilter.apps.offline import FileJobConfig, anonymize_video
+    from livefilter.boxes import iou_matrix_xyxy
+    from livefilter.detections import Detections
+    from livefilter.regions import RedactionConfig
+    from livefilter.ui.review import ReviewSession
+
+    class NoFaces:
+        def detect(self, image):
+            return Detections.empty()
+
+    clip = tmp_path / "in.mp4"
+    faces = write_clip(clip, frames=20, fps=10, audio=False)
+    job = FileJobConfig(input=clip, output=tmp_path / "out.mp4",
+                        regions_json=tmp_path / "log.json")
+    anonymize_video(job, NoFaces(), RedactionConfig())
+    session = ReviewSession(tmp_path / "review", lambda **_: NoFaces())
+    session.open(job.output, job.regions_json, clip)
+    deadline = time.monotonic() + 30
+    while session.busy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    box = [round(float(v)) for v in faces[10]]
+    fixed = {"box": [0, 0, 20, 20]}
+    tracked = {"frames": [2, 17], "box": box, "mode": "tracked", "keyframe": 10}
+    paths = session.track_preview({"version": 1, "regions": [fixed, tracked]})
+    assert list(paths) == ["1"] and sorted(map(int, paths["1"])) == list(range(2, 18))
+    for frame, where in paths["1"].items():
+        overlap = iou_matrix_xyxy([where], faces[int(frame)][None])[0, 0]
+        assert overlap > 0.6, f"frame {frame}: IoU {overlap:.2f}"

@@ -39,6 +39,7 @@ __all__ = [
     "ManualRegions",
     "load_regions_file",
     "parse_region_option",
+    "parse_regions_json",
     "regions_to_json",
 ]
 
@@ -165,6 +166,11 @@ def load_regions_file(path: Path) -> list[ManualRegion]:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{name}: not valid JSON ({exc.msg} at line {exc.lineno} "
                           f"column {exc.colno})") from None
+    return parse_regions_json(data, name)
+
+
+def parse_regions_json(data: object, name: str = "regions") -> list[ManualRegion]:
+    """Check the parsed content of a regions file (``name`` starts each error)."""
     if not isinstance(data, dict) or not isinstance(data.get("regions"), list):
         raise ConfigError(f'{name}: expected {{"version": 1, "regions": [...]}}')
     if data.get("version") != 1:
@@ -248,6 +254,10 @@ class ManualRegions:
                     index += step
                     path[index] = box
             self._tracked[number] = path
+
+    def path(self, number: int) -> dict[int, np.ndarray]:
+        """Where tracked region ``number`` (0-based) is in each frame, after :meth:`track`."""
+        return {index: box.reshape(4) for index, box in self._tracked.get(number, {}).items()}
 
     def _boxes(self, index: int, action: str) -> tuple[np.ndarray, list[str]]:
         boxes, shapes = [], []

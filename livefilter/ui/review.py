@@ -30,6 +30,7 @@ from livefilter.frame import Frame
 from livefilter.track.manual import (
     ManualRegions,
     load_regions_file,
+    parse_regions_json,
     regions_to_json,
 )
 
@@ -118,15 +119,10 @@ class ReviewSession:
     def set_regions(self, data: dict[str, Any]) -> dict[str, Any]:
         """Check the page's regions (as a file would be checked) and keep them."""
         text = json.dumps(data)
-        probe = self.workdir / ".regions-check.json"
-        probe.write_text(text, encoding="utf-8")
-        try:
-            regions = ManualRegions(load_regions_file(probe), source="regions")
-            if self.log:
-                regions.check(int(self.log["width"]), int(self.log["height"]),
-                              len(self.log.get("frames", [])))
-        finally:
-            probe.unlink(missing_ok=True)
+        regions = ManualRegions(parse_regions_json(json.loads(text)), source="regions")
+        if self.log:
+            regions.check(int(self.log["width"]), int(self.log["height"]),
+                          len(self.log.get("frames", [])))
         self.regions_text = text
         self.regions_path.write_text(text, encoding="utf-8")
         return json.loads(text)
@@ -143,6 +139,35 @@ class ReviewSession:
         folder.mkdir(mode=0o700, exist_ok=True)
         self._runs += 1
         return folder / f"{self._runs}-{stem}{suffix}"
+
+    def track_preview(self, data: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
+        """Where each tracked region of the page's list will be, frame by frame
+        (``{"n": {"frame": box}}``, source pixels), followed on the processed
+        frames held for the review, so the page can draw it before a re-render.
+        """
+        from dataclasses import replace
+
+        regions = parse_regions_json(data)
+        if not self.jpegs:
+            return {}
+        ManualRegions(regions).check(int(self.log["width"]), int(self.log["height"]),
+                                     len(self.jpegs))
+        scale = self.view_scale
+        numbers = [n for n, r in enumerate(regions) if r.mode == "tracked"]
+        scaled = ManualRegions([replace(regions[n], box=tuple(v * scale for v in regions[n].box))
+                                for n in numbers])
+        wanted = sorted({i for r in scaled.regions for i in range(len(self.jpegs))
+                         if r.covers(i) or i == r.key})
+
+        def frames():
+            for i in wanted:
+                image = cv2.imdecode(np.frombuffer(self.jpegs[i], np.uint8), cv2.IMREAD_COLOR)
+                yield i, image
+
+        scaled.track(frames())
+        return {str(n): {str(i): [round(float(v) / scale, 1) for v in box]
+                         for i, box in scaled.path(k).items()}
+                for k, n in enumerate(numbers)}
 
     def save_regions(self, path: Path) -> Path:
         path = Path(path).expanduser()
@@ -360,6 +385,12 @@ def routes(state: Any) -> list[Any]:
             "Content-Disposition": 'attachment; filename="regions.json"'})
 
     @handler
+    async def track(request):
+        data = await body_json(request)
+        regions = data.get("regions") or {"version": 1, "regions": []}
+        return JSONResponse(await asyncio.to_thread(session.track_preview, regions))
+
+    @handler
     async def summary(request):
         return JSONResponse(session.summary())
 
@@ -381,6 +412,7 @@ def routes(state: Any) -> list[Any]:
         Route("/api/review/regions", regions, methods=["POST"]),
         Route("/api/review/upload", upload, methods=["POST"]),
         Route("/api/review/regions.json", regions_file),
+        Route("/api/review/track", track, methods=["POST"]),
         Route("/api/review/summary", summary),
         Route("/api/review/frame/{index:int}", frame),
         Route("/api/review/output", output),

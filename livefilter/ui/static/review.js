@@ -10,6 +10,7 @@
   let index = 0;
   let wasBusy = false;
   let scale = 1;
+  let tracked = {};  // region number -> frame -> box: where a tracked region goes
 
   async function start(path, body) {
     say("");
@@ -97,10 +98,12 @@
     $("review-frame").style.width = `${fit}px`;
     const entry = summary.log[index] || { regions: [], curtain: false };
     const boxes = entry.regions.map((r) => ({ box: r.box, shape: r.shape, color: "#3d8bfd" }));
-    for (const r of regions.regions.filter((r) => covers(r, index))) {
-      boxes.push({ box: r.box, shape: r.shape, dashed: true,
+    regions.regions.forEach((r, n) => {
+      if (!covers(r, index)) return;
+      const box = (tracked[n] && tracked[n][index]) || r.box;
+      boxes.push({ box, shape: r.shape, dashed: true,
                    color: r.action === "unhide" ? "#ff4d4d" : "#4dff88" });
-    }
+    });
     scale = drawBoxes($("review-canvas"), $("review-frame"), summary.width, boxes);
   }
   $("review-frame").addEventListener("load", redraw);
@@ -134,6 +137,21 @@
     const r = e.target.getBoundingClientRect();
     go(Math.floor((e.clientX - r.left) / r.width * summary.frames));
   });
+
+  // Follow the tracked regions on the server (optical flow on the frames
+  // under review) so each frame shows where a region will be.
+  let followed = 0;
+  async function followRegions() {
+    const mine = ++followed;  // only the newest answer counts
+    tracked = {};
+    if (!regions.regions.some((r) => r.mode === "tracked")) return;
+    let answer = {};
+    try { answer = await post("/api/review/track", { regions }); } catch (e) { /* said */ }
+    if (mine !== followed) return;
+    tracked = answer;
+    document.body.dataset.followed = String(mine);
+    redraw();
+  }
 
   function listRegions() {
     const list = $("review-regions");
@@ -169,6 +187,7 @@
       li.appendChild(drop);
       list.appendChild(li);
     });
+    followRegions();
   }
 
   // A click (no drag) in un-hide mode picks the drawn region under it.
