@@ -82,13 +82,17 @@ class RegionsLog:
             f'{{"width": {width}, "height": {height}, "fps": {float(fps):.6g}, "frames": [\n'
         )
 
-    def add(self, index: int, curtain: bool, regions: np.ndarray) -> None:
+    def add(self, index: int, curtain: bool, regions: np.ndarray,
+            shapes: list[str] | None = None) -> None:
+        """``shapes``: one per region (manual regions have their own), else all the default."""
+        boxes = np.asarray(regions, np.float32).reshape(-1, 4)
         entry = {
             "index": int(index),
             "curtain": bool(curtain),
             "regions": [
-                {"box": [round(float(v), 1) for v in box], "shape": self._shape}
-                for box in np.asarray(regions, np.float32).reshape(-1, 4)
+                {"box": [round(float(v), 1) for v in box],
+                 "shape": shapes[i] if shapes is not None else self._shape}
+                for i, box in enumerate(boxes)
             ],
         }
         self._file.write(("" if self._first else ",\n") + json.dumps(entry))

@@ -33,15 +33,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from livefilter.apps.hiding import hide_regions
 from livefilter.detect import Detector
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, SinkError
 from livefilter.frame import Frame
-from livefilter.hide.composite import curtain, redact, warm_up
+from livefilter.hide.composite import curtain, warm_up
 from livefilter.io.capture import CaptureThread, FileSource, FrameRing, RingItem, Source
 from livefilter.io.sinks import OutputItem, Sink, SinkRunner
 from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.stats import LiveStats
+from livefilter.track.manual import ManualRegions
 from livefilter.track.plan import PlanConfig, PlannedFrame, RegionPlanner
 from livefilter.track.tracker import TrackerConfig
 
@@ -129,8 +131,17 @@ class LivePipeline:
         sinks: list[Sink] | None = None,
         preview: object | None = None,
         reopen: Callable[[], Source] | None = None,
+        manual: ManualRegions | None = None,
     ) -> None:
         self.source = source
+        # Hand-made regions (fixed only: a tracked one needs the frames before
+        # its keyframe, which a live source no longer has).
+        if manual and manual.needs_tracking:
+            raise ConfigError("regions-file: tracked regions need the whole video; "
+                              "use `livefilter file` (run takes fixed regions)")
+        if manual:
+            manual.check(source.width, source.height)
+        self.manual = manual
         self.detector = detector
         self.redaction = redaction
         self.config = config
@@ -306,19 +317,20 @@ class LivePipeline:
     def _emit(self, planned: PlannedFrame) -> None:
         frame = planned.frame
         reason = planned.curtain
+        regions, shapes = planned.regions, None
         if reason is not None:
             curtain(frame.image)
         else:
-            redact(frame.image, planned.regions, self.redaction.method, self.redaction.shape,
-                   strength=self.redaction.strength)
-        out = OutputItem(frame, planned.regions, reason is not None, planned.arrival,
+            regions, shapes = hide_regions(frame.image, frame.index, regions, self.redaction,
+                                           self.manual)
+        out = OutputItem(frame, regions, reason is not None, planned.arrival,
                          [f"curtain: {reason}"] if reason else [])
         for runner in self._runners:
             runner.offer(out)
         self._show(out)
         self._last_image = frame.image
         if self._regions_log is not None:
-            self._regions_log.add(frame.index, reason is not None, planned.regions)
+            self._regions_log.add(frame.index, reason is not None, regions, shapes)
         self.stats.frame_out(time.monotonic() - planned.arrival, reason)
 
     # --------------------------------------------------------------------- run

@@ -16,13 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from livefilter.apps.hiding import hide_regions
 from livefilter.detect import Detector, calls_per_cycle
 from livefilter.errors import ConfigError
 from livefilter.frame import Frame
-from livefilter.hide.composite import curtain, redact
+from livefilter.hide.composite import curtain
 from livefilter.io.media import AudioPacket, VideoReader, VideoWriter
 from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.threads import Worker, get_or_stop, put_or_stop
+from livefilter.track.manual import ManualRegions
 from livefilter.track.plan import PlanConfig, PlannedFrame, RegionPlanner
 from livefilter.track.tracker import TrackerConfig
 
@@ -81,11 +83,14 @@ def anonymize_video(
     on_frame: ProgressCallback | None = None,
     total_frames: Callable[[int], None] | None = None,
     tracker: TrackerConfig | None = None,
+    manual: ManualRegions | None = None,
 ) -> dict[str, object]:
     """Anonymize ``job.input`` into ``job.output``; returns the run statistics.
 
     ``total_frames`` is called once with the expected frame count (for a
-    progress bar), ``on_frame`` after each frame is written.
+    progress bar), ``on_frame`` after each frame is written. ``manual``:
+    hand-made regions (``--region``, ``--regions-file``); tracked ones are
+    followed in a first pass over the file.
     """
     started = time.monotonic()
     stop = threading.Event()
@@ -95,6 +100,11 @@ def anonymize_video(
 
     with VideoReader(job.input) as reader:
         info = reader.info
+        if manual:
+            manual.check(info.width, info.height, info.frames)
+            if manual.needs_tracking:
+                with VideoReader(job.input) as first_pass:
+                    manual.track((f.index, f.image) for f in first_pass if isinstance(f, Frame))
         if total_frames is not None:
             total_frames(info.frames)
         writer = VideoWriter(
@@ -140,7 +150,8 @@ def anonymize_video(
             encoder = Worker("livefilter-encode", encode, stop=stop).start()
             try:
                 _hide_faces(decoded, hidden, stop, detector, redaction, regions_log, counts,
-                            detect_every=job.detect_every, fps=float(info.fps), tracker=tracker)
+                            detect_every=job.detect_every, fps=float(info.fps), tracker=tracker,
+                            manual=manual)
                 put_or_stop(hidden, _END, stop)
                 encoder.join()
             finally:
@@ -189,6 +200,7 @@ def _hide_faces(
     detect_every: int,
     fps: float,
     tracker: TrackerConfig | None,
+    manual: ManualRegions | None = None,
 ) -> None:
     """Detect on key frames, track between them both ways, hide; audio passes.
 
@@ -214,15 +226,16 @@ def _hide_faces(
 
     def emit(planned_frames: list[PlannedFrame]) -> bool:
         for planned in planned_frames:
+            shapes = None
+            regions = planned.regions
             if planned.curtain is not None:
                 counts["curtain_frames"] += 1
                 curtain(planned.frame.image)
             else:
-                redact(planned.frame.image, planned.regions, redaction.method, redaction.shape,
-                       strength=redaction.strength)
+                regions, shapes = hide_regions(planned.frame.image, planned.frame.index,
+                                               regions, redaction, manual)
             if regions_log is not None:
-                regions_log.add(planned.frame.index, planned.curtain is not None,
-                                planned.regions)
+                regions_log.add(planned.frame.index, planned.curtain is not None, regions, shapes)
             if not put_or_stop(hidden, planned.frame, stop):
                 return False
             # Audio goes out once the video has caught up with it.

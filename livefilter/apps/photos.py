@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from livefilter.apps.hiding import hide_regions
 from livefilter.detect import Detector
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, InputError, OutputError
-from livefilter.hide.composite import redact
 from livefilter.regions import RedactionConfig, regions_from_faces
+from livefilter.track.manual import ManualRegions
 
-__all__ = ["PHOTO_FORMATS", "PhotoResult", "anonymize_photo", "find_faces", "read_photo"]
+__all__ = ["PHOTO_FORMATS", "PhotoResult", "anonymize_photo", "find_faces", "read_photo",
+           "save_photo"]
 
 # Extension -> Pillow format name.
 PHOTO_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
@@ -84,7 +86,8 @@ def find_faces(
 
 
 def anonymize_photo(
-    source: Path, output: Path, detector: Detector, redaction: RedactionConfig
+    source: Path, output: Path, detector: Detector, redaction: RedactionConfig,
+    manual: ManualRegions | None = None,
 ) -> PhotoResult:
     """Hide the faces of ``source`` and write it to ``output``.
 
@@ -92,6 +95,7 @@ def anonymize_photo(
     camera or time), no XMP, IPTC or ICC profile; orientation is already
     applied to the pixels. Written to a hidden temporary file beside
     ``output`` and renamed, so a failure leaves nothing under the final name.
+    ``manual``: hand-made regions (no frame ranges), checked against the photo.
     """
     output = Path(output)
     try:
@@ -102,8 +106,16 @@ def anonymize_photo(
     if output.resolve() == Path(source).resolve():
         raise ConfigError(f"output: {output} would overwrite its input")
     image = read_photo(source)
+    if manual:
+        manual.check(image.shape[1], image.shape[0], photo=True)
     result = find_faces(source, image, detector, redaction)
-    redact(image, result.regions, redaction.method, redaction.shape, strength=redaction.strength)
+    hide_regions(image, 0, result.regions, redaction, manual)
+    save_photo(image, output, save_format)
+    return result
+
+
+def save_photo(image: np.ndarray, output: Path, save_format: str) -> None:
+    """Write BGR pixels alone (no metadata) to ``output`` via a hidden temporary file."""
     clean = Image.fromarray(np.ascontiguousarray(image[:, :, ::-1]))
     partial = output.with_name(f".{output.name}.{os.getpid()}.part")
     try:
@@ -112,4 +124,3 @@ def anonymize_photo(
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise OutputError(f"{output}: cannot write ({exc.strerror or exc})") from exc
-    return result

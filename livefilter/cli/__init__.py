@@ -24,6 +24,7 @@ from livefilter.cli.options import (
 )
 from livefilter.cli.photos import add_detect_parser, add_image_parser
 from livefilter.cli.run import add_run_parser
+from livefilter.cli.ui import add_ui_parser
 from livefilter.errors import ConfigError, LivefilterError
 
 __all__ = ["main"]
@@ -57,6 +58,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
     commands['models'] = add_models_parser(sub)
     commands['devices'] = add_devices_parser(sub)
     commands['demo'] = add_demo_parser(sub)
+    commands['ui'] = add_ui_parser(sub)
     return parser, commands
 
     return parser, commands

@@ -10,7 +10,9 @@ from livefilter.cli.options import (
     EXIT_OK,
     add_hiding_options,
     add_hold_option,
+    add_manual_region_options,
     build_detector,
+    manual_regions,
     positive_int,
     redaction_config,
     tracker_config,
@@ -30,6 +32,7 @@ def cmd_file(args: argparse.Namespace) -> int:
         detect_every=args.detect_every,
     )
     redaction = redaction_config(args)
+    manual = manual_regions(args)
     if not job.input.exists():
         raise InputError(f"{job.input}: no such file")
     detector = build_detector(args)
@@ -48,7 +51,8 @@ def cmd_file(args: argparse.Namespace) -> int:
 
     try:
         stats = anonymize_video(job, detector, redaction, on_frame=on_frame,
-                                total_frames=set_total, tracker=tracker_config(args, live=False))
+                                total_frames=set_total, tracker=tracker_config(args, live=False),
+                                manual=manual)
     finally:
         for bar in bars:
             bar.close()
@@ -85,5 +89,6 @@ def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_hold_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_hiding_options(p, "thorough", video=True)
+    add_manual_region_options(p, video=True)
     p.set_defaults(handler=cmd_file)
     return p

@@ -188,3 +188,41 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     except OSError as exc:
         partial.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def region_option(text: str) -> Any:
+    from livefilter.track.manual import parse_region_option
+
+    try:
+        return parse_region_option(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_manual_region_options(parser: argparse.ArgumentParser, *, video: bool) -> None:
+    """``--region`` and ``--regions-file``: regions marked by hand."""
+    group = parser.add_argument_group("manual regions")
+    group.add_argument(
+        "--region", type=region_option, action="append", default=None, metavar="X,Y,W,H",
+        help="also hide this box (pixels, top-left corner and size) in every "
+        + ("frame" if video else "photo") + "; repeatable",
+    )
+    group.add_argument(
+        "--regions-file", type=Path, default=None, metavar="PATH",
+        help="JSON file of regions to hide or un-hide"
+        + (", each with a frame range, fixed or tracked from a keyframe" if video else "")
+        + " (format in the README; the review page of `livefilter ui` writes it)",
+    )
+
+
+def manual_regions(args: argparse.Namespace) -> Any:
+    """The ``--region`` and ``--regions-file`` regions, or ``None``."""
+    from livefilter.track.manual import ManualRegions, load_regions_file
+
+    given = args.region or []
+    regions = list(given) if isinstance(given, list) else [given]
+    source = "region"
+    if args.regions_file is not None:
+        regions += load_regions_file(args.regions_file)
+        source = f"regions-file: {args.regions_file}"
+    return ManualRegions(regions, source=source) if regions else None

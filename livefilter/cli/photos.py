@@ -11,7 +11,9 @@ from livefilter.cli.options import (
     EXIT_ERROR,
     EXIT_OK,
     add_hiding_options,
+    add_manual_region_options,
     build_detector,
+    manual_regions,
     redaction_config,
 )
 from livefilter.errors import InputError
@@ -25,13 +27,14 @@ def cmd_image(args: argparse.Namespace) -> int:
     if not out_dir.is_dir():
         raise OutputError(f"{out_dir}: output directory does not exist")
     redaction = redaction_config(args)
+    manual = manual_regions(args)
     detector = build_detector(args)
     failures = 0
     for source in args.inputs:
         source = Path(source)
         target = out_dir / source.name
         try:
-            result = anonymize_photo(source, target, detector, redaction)
+            result = anonymize_photo(source, target, detector, redaction, manual)
         except InputError as exc:
             # One bad photo must not stop a batch; each gets its own line.
             print(f"livefilter: error: {exc}", file=sys.stderr)
@@ -52,6 +55,7 @@ def add_image_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
                    help="directory for the anonymized photos (same file names)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     add_hiding_options(p, "thorough", video=False)
+    add_manual_region_options(p, video=False)
     p.set_defaults(handler=cmd_image)
     return p
 

@@ -11,9 +11,11 @@ from livefilter.cli.options import (
     EXIT_OK,
     add_hiding_options,
     add_hold_option,
+    add_manual_region_options,
     build_detector,
     detect_every,
     finite_float,
+    manual_regions,
     redaction_config,
     size,
     tracker_config,
@@ -41,6 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     tracker = tracker_config(args, live=True)
     redaction = redaction_config(args)
+    manual = manual_regions(args)
     source_config = SourceConfig(source=str(args.source), realtime=args.realtime,
                                  size=args.size, fps=args.fps)
     sinks = []
@@ -67,7 +70,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         reopen = ((lambda: open_source(source_config))
                   if source_config.kind in ("camera", "url") else None)
         pipeline = LivePipeline(source, detector, redaction=redaction, config=live,
-                                tracker=tracker, sinks=sinks, preview=preview, reopen=reopen)
+                                tracker=tracker, sinks=sinks, preview=preview, reopen=reopen,
+                                manual=manual)
         handlers = {
             signal.SIGINT: lambda *_: pipeline.request_stop("SIGINT"),
             signal.SIGTERM: lambda *_: pipeline.request_stop("SIGTERM"),
@@ -158,6 +162,7 @@ def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="write what was hidden in each frame as JSON")
     group.add_argument("-q", "--quiet", action="store_true", help="no stats lines")
     add_hiding_options(p, "fast", video=True)
+    add_manual_region_options(p, video=True)
     # One inference thread: the other core decodes, tracks, hides and encodes.
     p.set_defaults(handler=cmd_run, threads=1)
     return p

@@ -1,0 +1,1 @@
+"""`livefilter ui`: the local page (server, live, review and photo sessions, static page)."""
