@@ -16,6 +16,7 @@ from livefilter.cli.options import (
     tracker_config,
     write_json,
 )
+from livefilter.audio import FILE_AUDIO_MODES
 from livefilter.errors import InputError
 
 
@@ -27,7 +28,7 @@ def cmd_file(args: argparse.Namespace) -> int:
     job = FileJobConfig(
         input=Path(args.input), output=Path(args.output), crf=args.crf, preset=args.preset,
         regions_json=args.regions_json, stats_json=args.stats_json,
-        detect_every=args.detect_every,
+        detect_every=args.detect_every, audio=args.audio,
     )
     redaction = redaction_config(args)
     if not job.input.exists():
@@ -66,7 +67,7 @@ def cmd_file(args: argparse.Namespace) -> int:
 
 def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("file", help="anonymize a video file",
-                       description="Anonymize a video file: every frame, audio copied, "
+                       description="Anonymize a video file: every frame, audio copied (or muted or re-encoded), "
                        "metadata stripped; the output appears only when complete.")
     p.add_argument("input", help="video to read")
     p.add_argument("-o", "--output", required=True, help="video to write (.mp4, .mov, .mkv)")
@@ -83,6 +84,10 @@ def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    "spreads its passes over successive runs); the frames between are tracked "
                    "from both sides (default: %(default)s)")
     add_hold_option(p)
+    p.add_argument("--audio", choices=FILE_AUDIO_MODES, default=None,
+                   help="keep: copy the audio unchanged (its bitstream keeps the source "
+                   "encoder's version string); mute: silence of the same duration; reencode: "
+                   "decode and re-encode with our encoder (default: keep)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_hiding_options(p, "thorough", video=True)
     p.set_defaults(handler=cmd_file)
