@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from livefilter.audio import FILE_AUDIO_MODES
 from livefilter.cli.options import (
     EXIT_OK,
     add_hiding_options,
@@ -16,7 +17,6 @@ from livefilter.cli.options import (
     tracker_config,
     write_json,
 )
-from livefilter.audio import FILE_AUDIO_MODES
 from livefilter.errors import InputError
 
 
@@ -67,8 +67,8 @@ def cmd_file(args: argparse.Namespace) -> int:
 
 def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("file", help="anonymize a video file",
-                       description="Anonymize a video file: every frame, audio copied (or muted or re-encoded), "
-                       "metadata stripped; the output appears only when complete.")
+                       description="Anonymize a video file: every frame, audio copied (or muted "
+                       "or re-encoded), metadata stripped; the output appears only when complete.")
     p.add_argument("input", help="video to read")
     p.add_argument("-o", "--output", required=True, help="video to write (.mp4, .mov, .mkv)")
     p.add_argument("--crf", type=int, default=20,
