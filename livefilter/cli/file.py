@@ -68,7 +68,6 @@ def cmd_file(args: argparse.Namespace) -> int:
 def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("file", help="anonymize a video file",
                        description="Anonymize a video file: every frame, audio copied (or muted "
-                       "or re-encoded), "
                        "or re-encoded), metadata stripped; the output appears only when complete.")
     p.add_argument("input", help="video to read")
     p.add_argument("-o", "--output", required=True, help="video to write (.mp4, .mov, .mkv)")
