@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from livefilter.audio import FILE_AUDIO_MODES, check_mode, transform_for
+from livefilter.audio import FILE_AUDIO_MODES, check_mode
 from livefilter.detect import Detector, calls_per_cycle
 from livefilter.errors import ConfigError
 from livefilter.frame import Frame
@@ -50,7 +50,8 @@ class FileJobConfig:
             frame of each new scene); the tracker fills the frames between
             from both sides.
         audio: ``keep`` (packets copied), ``mute`` (silence of the same
-            duration) or ``reencode`` (decoded and re-encoded by our encoder);
+            duration), ``reencode`` (decoded and re-encoded by our encoder) or
+            ``disguise`` (voices changed, see :mod:`livefilter.audio.disguise`);
             ``None`` = ``keep``, without the warning a file without audio gets
             when a mode is asked for.
     """
@@ -117,7 +118,7 @@ def anonymize_video(
             crf=job.crf,
             preset=job.preset,
             audio_templates=reader.audio_streams,
-            audio_transform=None if audio == "keep" else transform_for(audio),
+            audio_mode=audio,
         )
         regions_log = None
         try:

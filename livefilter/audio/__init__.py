@@ -12,8 +12,8 @@ Samples travel as ``float32`` arrays shaped ``(channels, samples)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -23,7 +23,7 @@ __all__ = [
     "FILE_AUDIO_MODES",
     "RUN_AUDIO_MODES",
     "AudioChunk",
-    "Transform",
+    "SampleTransform",
     "check_mode",
     "transform_for",
 ]
@@ -31,11 +31,24 @@ __all__ = [
 # keep: the sound as it was (file: packets copied; live: re-encoded).
 # mute: digital silence of the same duration. reencode: decoded and
 # re-encoded, so nothing of the source's encoder is left in the bitstream.
-FILE_AUDIO_MODES = ("keep", "mute", "reencode")
-RUN_AUDIO_MODES = ("keep", "mute")
+# disguise: voices changed (McAdams coefficient), re-encoded.
+FILE_AUDIO_MODES = ("keep", "mute", "reencode", "disguise")
+RUN_AUDIO_MODES = ("keep", "mute", "disguise")
 
-Transform = Callable[[np.ndarray, int], np.ndarray]
-"""``(samples (channels, n) float32, sample_rate) -> samples of the same shape``."""
+
+class SampleTransform(Protocol):
+    """What a mode does to decoded sound, chunk by chunk, for one stream.
+
+    ``__call__`` takes ``(channels, n)`` float32 and returns as many
+    samples, ``latency`` samples late (the caller stamps them that much
+    earlier); ``flush`` returns the last ``latency`` samples at the end.
+    """
+
+    latency: int
+
+    def __call__(self, samples: np.ndarray) -> np.ndarray: ...
+
+    def flush(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,15 +65,28 @@ def check_mode(mode: str, allowed: tuple[str, ...]) -> str:
     return mode
 
 
-def _keep(samples: np.ndarray, rate: int) -> np.ndarray:
-    return samples
+class _Keep:
+    latency = 0
+
+    def __call__(self, samples: np.ndarray) -> np.ndarray:
+        return samples
+
+    def flush(self) -> np.ndarray:
+        return np.zeros((1, 0), np.float32)
 
 
-def _mute(samples: np.ndarray, rate: int) -> np.ndarray:
-    return np.zeros_like(samples)
+class _Mute(_Keep):
+    def __call__(self, samples: np.ndarray) -> np.ndarray:
+        return np.zeros_like(samples)
 
 
-def transform_for(mode: str) -> Transform:
-    """What ``mode`` does to decoded samples (``keep`` and ``reencode``: nothing)."""
+def transform_for(mode: str, rate: int) -> SampleTransform:
+    """A new transform for one stream at ``rate`` (``keep``, ``reencode``: none;
+    ``disguise``: a McAdams coefficient drawn for it).
+    """
     check_mode(mode, tuple(dict.fromkeys(FILE_AUDIO_MODES + RUN_AUDIO_MODES)))
-    return _mute if mode == "mute" else _keep
+    if mode == "disguise":
+        from livefilter.audio.disguise import McAdams
+
+        return McAdams(rate)
+    return _Mute() if mode == "mute" else _Keep()

@@ -59,8 +59,8 @@ class LiveAudioConfig:
     """Sound of ``livefilter run``.
 
     Attributes:
-        mode: ``keep`` (the sound, re-encoded) or ``mute`` (silence of the
-            same duration).
+        mode: ``keep`` (the sound, re-encoded), ``mute`` (silence of the
+            same duration) or ``disguise`` (voices changed).
         device: ``FORMAT:NAME`` of a PyAV input device (``alsa:default``,
             ``pulse:default``, ``lavfi:sine=f=440,arealtime``), or ``None``: the
             video source's own sound.
@@ -197,7 +197,7 @@ class LiveAudio:
 
     def __init__(self, config: LiveAudioConfig) -> None:
         self.config = config
-        self._transform = transform_for(config.mode)
+        self._transform = transform_for(config.mode, RATE)
         self._queue: queue.Queue[tuple[av.AudioFrame, float]] = queue.Queue(_QUEUE_FRAMES)
         self._inboxes: list[AudioInbox] = []
         self._stop = threading.Event()
@@ -278,7 +278,8 @@ class LiveAudio:
         if samples.shape[1] == 0:
             return
         stamp = self._clock.stamp(reading, samples.shape[1])
-        chunk = AudioChunk(self._transform(samples, RATE), stamp)
+        # A transform's output lags by its latency: stamped that much earlier.
+        chunk = AudioChunk(self._transform(samples), stamp - self._transform.latency / RATE)
         self.samples += samples.shape[1]
         for inbox in self._inboxes:
             inbox.put(chunk)

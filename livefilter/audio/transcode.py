@@ -1,5 +1,5 @@
 """Re-encode a file's audio stream: decode each packet, transform the samples
-(``mute``: silence), encode with our own AAC encoder
+(``mute``: silence, ``disguise``: voices changed), encode with our own AAC encoder
 (:class:`~livefilter.audio.track.AacTrack`) at the source's sample rate and
 channel layout.
 
@@ -15,7 +15,7 @@ import logging
 import av
 import numpy as np
 
-from livefilter.audio import AudioChunk, Transform
+from livefilter.audio import AudioChunk, transform_for
 from livefilter.audio.track import AacTrack
 
 __all__ = ["AudioReencoder", "to_planar_float"]
@@ -37,18 +37,19 @@ def to_planar_float(resampler: av.AudioResampler, frame: av.AudioFrame | None) -
 
 class AudioReencoder:
     """Decode packets of ``template`` (an input stream) into a new AAC stream
-    of ``container`` through ``transform``.
+    of ``container`` through the transform of ``mode``
+    (:func:`~livefilter.audio.transform_for`).
     """
 
     def __init__(self, container: av.container.OutputContainer,
-                 template: av.audio.stream.AudioStream, transform: Transform) -> None:
+                 template: av.audio.stream.AudioStream, mode: str) -> None:
         context = template.codec_context
         self.rate = int(context.sample_rate or 48000)
         channels = context.channels or 2
         self.layout = _LAYOUTS.get(channels, "stereo")
         self.track = AacTrack(container, rate=self.rate, layout=self.layout)
         self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate)
-        self._transform = transform
+        self._transform = transform_for(mode, self.rate)
         self._time: float | None = None  # time of the next sample out of the resampler
         # Decoders give back the encoder's padding after the last sample; the
         # stream's stated end is where the sound ends.
@@ -85,14 +86,21 @@ class AudioReencoder:
         if samples.shape[1] == 0:
             return []
         time = self._time or 0.0
-        self._time = time + samples.shape[1] / self.rate
         if self._end is not None:
             samples = samples[:, :max(0, round((self._end - time) * self.rate))]
-            if samples.shape[1] == 0:
-                return []
-        return self.track.push(AudioChunk(self._transform(samples, self.rate), time))
+        self._time = time + samples.shape[1] / self.rate
+        if samples.shape[1] == 0:
+            return []
+        return self._push(self._transform(samples), time)
+
+    def _push(self, samples: np.ndarray, time: float) -> list[av.Packet]:
+        # A transform's output lags its input by ``latency`` samples.
+        time -= self._transform.latency / self.rate
+        return self.track.push(AudioChunk(samples, time))
 
     def flush(self) -> list[av.Packet]:
         out = self._emit(to_planar_float(self._resampler, None))
+        if self._transform.latency and self._time is not None:
+            out += self._push(self._transform.flush(), self._time)
         out += self.track.flush()
         return out

@@ -7,8 +7,8 @@ devices): container and stream metadata of the source (GPS/location, make and
 model, creation time, handler and encoder names), the source's rotation
 matrix (frames are turned upright before detection) and every data or
 subtitle stream. Audio streams are copied packet for packet, or with an
-``audio_transform`` decoded and re-encoded by our own AAC encoder
-(:mod:`livefilter.audio.transcode`).
+``audio_mode`` other than ``keep`` decoded, muted or disguised, and
+re-encoded by our own AAC encoder (:mod:`livefilter.audio.transcode`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import av
 import cv2
 import numpy as np
 
-from livefilter.audio import Transform
 from livefilter.audio.transcode import AudioReencoder
 from livefilter.errors import ConfigError, InputError, LivefilterError, OutputError
 from livefilter.frame import Frame
@@ -357,9 +356,9 @@ class VideoWriter:
 
     Output timestamps are the frames' own (``Frame.timestamp`` in the source's
     time base), so frame count, variable frame rates and duration are kept.
-    Audio packets are interleaved by time as they arrive: copied, or with
-    ``audio_transform`` decoded, transformed and re-encoded (``--audio
-    mute|reencode``).
+    Audio packets are interleaved by time as they arrive: copied (``--audio
+    keep``), or decoded, transformed and re-encoded (``mute``, ``reencode``,
+    ``disguise``).
     """
 
     def __init__(
@@ -373,7 +372,7 @@ class VideoWriter:
         crf: int = 20,
         preset: str = "veryfast",
         audio_templates: list[av.audio.stream.AudioStream] | None = None,
-        audio_transform: Transform | None = None,
+        audio_mode: str = "keep",
     ) -> None:
         self.path = Path(path)
         container_format = output_format_for(self.path)
@@ -401,12 +400,12 @@ class VideoWriter:
             self._video = stream
             self._time_base = time_base
             self._reencoders = [
-                AudioReencoder(self._container, template, audio_transform)
-                for template in (audio_templates or []) if audio_transform is not None
+                AudioReencoder(self._container, template, audio_mode)
+                for template in (audio_templates or []) if audio_mode != "keep"
             ]
             self._audio = [reencoder.stream for reencoder in self._reencoders] or [
                 self._container.add_stream_from_template(template)
-                for template in (audio_templates or []) if audio_transform is None
+                for template in (audio_templates or []) if audio_mode == "keep"
             ]
             for out_stream in [self._video, *self._audio]:
                 out_stream.metadata.clear()
