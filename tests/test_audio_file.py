@@ -81,3 +81,21 @@ def test_audio_option_on_a_file_without_audio_warns(cli, tmp_path):
     stderr = _anonymize(cli, source, output, "--audio", "mute")
     assert "has no audio" in stderr
     assert output.is_file()
+
+
+def _peak_hz(samples: np.ndarray, rate: int) -> float:
+    middle = samples[0, rate // 4: rate]
+    return float(np.argmax(np.abs(np.fft.rfft(middle))) * rate / len(middle))
+
+
+def test_disguise_moves_the_tone_and_keeps_the_duration(cli, branded_clip, tmp_path):
+    disguised = tmp_path / "disguised.mp4"
+    _anonymize(cli, branded_clip, disguised, "--audio", "disguise")
+    source, source_duration, rate, channels = _audio(branded_clip)
+    sound, duration, out_rate, out_channels = _audio(disguised)
+    assert (out_rate, out_channels) == (rate, channels)
+    assert abs(duration - source_duration) <= AAC_FRAME
+    assert abs(_peak_hz(source, rate) - 440) < 5
+    # The 440 Hz tone's pole moves up (angle ** alpha, alpha in 0.75..0.9).
+    assert _peak_hz(sound, rate) > 500  # 440 Hz goes to 524 Hz at alpha 0.9
+    assert SECRET[:8] not in disguised.read_bytes()

@@ -87,7 +87,8 @@ def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--audio", choices=FILE_AUDIO_MODES, default=None,
                    help="keep: copy the audio unchanged (its bitstream keeps the source "
                    "encoder's version string); mute: silence of the same duration; reencode: "
-                   "decode and re-encode with our encoder (default: keep)")
+                   "decode and re-encode with our encoder; disguise: change voices (McAdams; a "
+                   "disguise, not anonymization: mute is the safe choice) (default: keep)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_hiding_options(p, "thorough", video=True)
     p.set_defaults(handler=cmd_file)

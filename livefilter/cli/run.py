@@ -168,7 +168,8 @@ def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     group = p.add_argument_group("sound (recording and stream only)")
     group.add_argument("--audio", choices=RUN_AUDIO_MODES, default=None,
                        help="keep: the sound, in sync and delayed with the video; mute: silence "
-                       "of the same duration (default: mute: a live output cannot be reviewed "
+                       "of the same duration; disguise: voices changed (McAdams; a disguise, "
+                       "not anonymization) (default: mute: a live output cannot be reviewed "
                        "before bystanders' voices are out)")
     group.add_argument("--audio-source", default=None, metavar="FORMAT:DEVICE",
                        help="take the sound from an input device instead of the video source, "
