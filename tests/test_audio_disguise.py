@@ -81,3 +81,12 @@ def test_alpha_is_drawn_per_run_from_the_range():
 def test_silence_stays_silence():
     out = run_stream(McAdams(48000, alpha=0.8), np.zeros(48000, np.float32))
     assert not np.any(out)
+
+
+def test_voice_embedder_is_an_optional_model_fetched_by_name_only(cli):
+    from livefilter import models
+
+    assert models.VOICE_EMBEDDER.optional and not models.CENTERFACE.optional
+    result = cli("models", "fetch", "no-such-model")
+    assert result.returncode != 0
+    assert result.stderr.strip().count("\n") == 0 and "voice-embedder" in result.stderr
