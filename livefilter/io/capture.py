@@ -277,15 +277,30 @@ class StreamSource(_PyAVSource):
     def _error(self, text: str) -> Exception:
         return SourceError(f"stream {self.name}: {text}")
 
+    _pts_offset: float | None = None  # arrival minus presentation time (see read)
+
     def read(self) -> tuple[np.ndarray, float] | None:
         item = super().read()
         if item is None:
             raise SourceError(f"stream {self.name}: ended")
-        return item[0], time.monotonic()
+        now = time.monotonic()
+        # The least-delayed frames give the offset (a backlog draining after
+        # a stall, or a late frame, only raises it); it creeps up by 0.5 ms
+        # a frame to follow a sender whose clock runs slower than ours.
+        offset = now - item[1]
+        if self._pts_offset is None or abs(offset - self._pts_offset) > 1.0:
+            self._pts_offset = offset  # the first frame, or the stream's clock jumped
+        else:
+            self._pts_offset = min(offset, self._pts_offset + 0.0005)
+        return item[0], now
 
     def _audio_reading(self, frame: av.AudioFrame) -> float:
-        # Arrival, like the video frames' timestamps.
-        return time.monotonic() - frame.samples / max(1, frame.sample_rate)
+        # The sound's own presentation time moved onto the video frames'
+        # arrival clock: a stream sends sound ahead of or behind its video
+        # (MPEG-TS by up to a second), so its arrival says little.
+        if self._pts_offset is None or frame.pts is None or frame.time_base is None:
+            return time.monotonic() - frame.samples / max(1, frame.sample_rate)
+        return float(frame.pts * frame.time_base) + self._pts_offset
 
 
 def open_source(config: SourceConfig) -> Source:
