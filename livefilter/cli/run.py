@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from livefilter.audio import RUN_AUDIO_MODES
 from livefilter.cli.options import (
@@ -21,6 +22,10 @@ from livefilter.cli.options import (
     write_json,
 )
 from livefilter.errors import ConfigError
+
+if TYPE_CHECKING:
+    from livefilter.audio.live import LiveAudio, LiveAudioConfig
+    from livefilter.io.capture import Source
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -107,7 +112,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 
-def _live_audio(args: argparse.Namespace, config, source):
+def _live_audio(args: argparse.Namespace, config: LiveAudioConfig,
+                source: Source) -> LiveAudio | None:
     """The sound path for this run, or ``None`` (no sound, or nowhere to send it)."""
     from livefilter.audio.live import LiveAudio
 
