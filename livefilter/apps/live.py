@@ -10,6 +10,8 @@ Threads (each named ``livefilter-*``):
 * output: takes frames from the ring, moves the tracker on, hides the faces
   (or the whole frame) and offers the result to every sink;
 * one per sink (:class:`~livefilter.io.sinks.SinkRunner`);
+* with sound, ``livefilter-audio`` (:class:`~livefilter.audio.live.LiveAudio`):
+  the source's or a microphone's sound to the recording and the stream;
 * the caller's thread supervises, and pumps the preview window if there is
   one (OpenCV's GUI wants its own thread).
 
@@ -34,6 +36,7 @@ import cv2
 import numpy as np
 
 from livefilter.apps.hiding import hide_regions
+from livefilter.audio.live import LiveAudio
 from livefilter.detect import Detector
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, SinkError
@@ -132,6 +135,7 @@ class LivePipeline:
         preview: object | None = None,
         reopen: Callable[[], Source] | None = None,
         manual: ManualRegions | None = None,
+        audio: LiveAudio | None = None,
     ) -> None:
         self.source = source
         # Hand-made regions (fixed only: a tracked one needs the frames before
@@ -170,6 +174,7 @@ class LivePipeline:
         self._last_image: np.ndarray | None = None
         self._lost_frame: np.ndarray | None = None
         self._regions_log: RegionsLog | None = None
+        self._audio = audio
         self.stop_reason = ""
 
     # ------------------------------------------------------------------ control
@@ -327,6 +332,8 @@ class LivePipeline:
                          [f"curtain: {reason}"] if reason else [])
         for runner in self._runners:
             runner.offer(out)
+        if self._audio is not None:
+            self._audio.note_video(frame.timestamp, planned.arrival)
         self._show(out)
         self._last_image = frame.image
         if self._regions_log is not None:
@@ -336,6 +343,12 @@ class LivePipeline:
     # --------------------------------------------------------------------- run
     def _start_sinks(self) -> None:
         width, height, fps = self.source.width, self.source.height, self.source.fps
+        if self._audio is not None:
+            # Sound goes to the sinks that take it (recording, stream), each
+            # holding it until its video reaches the same time.
+            for sink in self.sinks:
+                if hasattr(sink, "enable_audio"):
+                    sink.enable_audio(self._audio.inbox())
         self._runners = [
             SinkRunner(sink, width=width, height=height, fps=fps,
                        queue_size=self.config.sink_queue).start()
@@ -382,6 +395,10 @@ class LivePipeline:
             raise
         # A file in realtime mode is released at its own pace, like a camera.
         pace = isinstance(self.source, FileSource) and self.source.live
+        if self._audio is not None:
+            if not self._audio.from_device:
+                self.source.audio_tap = self._audio.tap  # type: ignore[attr-defined]
+            self._audio.start()
         capture = CaptureThread(self.source, self._ring, self._stop, pace=pace,
                                 reopen=self._reopen)
         self._capture = capture
@@ -398,6 +415,8 @@ class LivePipeline:
             self._stop.set()
             for thread in threads:
                 thread.join(timeout=10)
+            if self._audio is not None:
+                self._audio.stop()  # the sound still queued reaches the sinks first
             self._finish_sinks()
             if self.preview is not None:
                 self.preview.close()
@@ -410,6 +429,8 @@ class LivePipeline:
                       for r in self._runners}
         summary = self.stats.summary(frames_in, self._ring.dropped, sink_stats)
         summary["stop_reason"] = self.stop_reason
+        if self._audio is not None:
+            summary["audio"] = self._audio.summary()
         if self._errors:
             raise self._errors[0]
         failed = [r for r in self._runners if r.error is not None]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livefilter.apps.hiding import hide_regions
+from livefilter.audio import FILE_AUDIO_MODES, check_mode
 from livefilter.detect import Detector, calls_per_cycle
 from livefilter.errors import ConfigError
 from livefilter.frame import Frame
@@ -50,6 +51,11 @@ class FileJobConfig:
         detect_every: run the detector on every N-th frame (and on the first
             frame of each new scene); the tracker fills the frames between
             from both sides.
+        audio: ``keep`` (packets copied), ``mute`` (silence of the same
+            duration), ``reencode`` (decoded and re-encoded by our encoder) or
+            ``disguise`` (voices changed, see :mod:`livefilter.audio.disguise`);
+            ``None`` = ``keep``, without the warning a file without audio gets
+            when a mode is asked for.
     """
 
     input: Path
@@ -59,8 +65,11 @@ class FileJobConfig:
     regions_json: Path | None = None
     stats_json: Path | None = None
     detect_every: int = 1
+    audio: str | None = None
 
     def __post_init__(self) -> None:
+        if self.audio is not None:
+            check_mode(self.audio, FILE_AUDIO_MODES)
         if not 1 <= self.detect_every <= 30:
             raise ConfigError(f"detect-every: expected 1..30, got {self.detect_every!r}")
         if not 0 <= self.crf <= 51:
@@ -105,6 +114,9 @@ def anonymize_video(
             if manual.needs_tracking:
                 with VideoReader(job.input) as first_pass:
                     manual.track((f.index, f.image) for f in first_pass if isinstance(f, Frame))
+        audio = job.audio or "keep"
+        if job.audio is not None and not info.audio_streams:
+            logger.warning("%s has no audio: --audio %s has nothing to do", job.input, job.audio)
         if total_frames is not None:
             total_frames(info.frames)
         writer = VideoWriter(
@@ -116,6 +128,7 @@ def anonymize_video(
             crf=job.crf,
             preset=job.preset,
             audio_templates=reader.audio_streams,
+            audio_mode=audio,
         )
         regions_log = None
         try:
@@ -184,7 +197,13 @@ def anonymize_video(
         "detector_hz": round(counts["detections"] / seconds, 2) if seconds > 0 else 0.0,
         "curtain_frames": counts["curtain_frames"],
         "decode_errors": decode_errors,
+        "audio": audio,
+        "audio_streams": info.audio_streams,
+        "audio_damaged_packets": writer.audio_damaged,
     }
+    if writer.audio_damaged:
+        logger.warning("%s: %d damaged audio packet(s) could not be decoded; silence of their "
+                       "length is in their place", job.input, writer.audio_damaged)
     return stats
 
 

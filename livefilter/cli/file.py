@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from livefilter.audio import FILE_AUDIO_MODES
 from livefilter.cli.options import (
     EXIT_OK,
     add_hiding_options,
@@ -29,7 +30,7 @@ def cmd_file(args: argparse.Namespace) -> int:
     job = FileJobConfig(
         input=Path(args.input), output=Path(args.output), crf=args.crf, preset=args.preset,
         regions_json=args.regions_json, stats_json=args.stats_json,
-        detect_every=args.detect_every,
+        detect_every=args.detect_every, audio=args.audio,
     )
     redaction = redaction_config(args)
     manual = manual_regions(args)
@@ -70,8 +71,8 @@ def cmd_file(args: argparse.Namespace) -> int:
 
 def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser("file", help="anonymize a video file",
-                       description="Anonymize a video file: every frame, audio copied, "
-                       "metadata stripped; the output appears only when complete.")
+                       description="Anonymize a video file: every frame, audio copied (or muted "
+                       "or re-encoded), metadata stripped; the output appears only when complete.")
     p.add_argument("input", help="video to read")
     p.add_argument("-o", "--output", required=True, help="video to write (.mp4, .mov, .mkv)")
     p.add_argument("--crf", type=int, default=20,
@@ -87,6 +88,11 @@ def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    "spreads its passes over successive runs); the frames between are tracked "
                    "from both sides (default: %(default)s)")
     add_hold_option(p)
+    p.add_argument("--audio", choices=FILE_AUDIO_MODES, default=None,
+                   help="keep: copy the audio unchanged (its bitstream keeps the source "
+                   "encoder's version string); mute: silence of the same duration; reencode: "
+                   "decode and re-encode with our encoder; disguise: change voices (McAdams; a "
+                   "disguise, not anonymization: mute is the safe choice) (default: keep)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_hiding_options(p, "thorough", video=True)
     add_manual_region_options(p, video=True)

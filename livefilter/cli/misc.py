@@ -12,17 +12,26 @@ from livefilter.cli.options import (
     build_detector,
     redaction_config,
 )
+from livefilter.errors import ConfigError
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from livefilter import models
 
     if args.models_command == "fetch":
-        path = models.fetch_model(force=args.force)
-        print(f"centerface: {path}")
+        names = args.names or [n for n, spec in models.MODELS.items() if not spec.optional]
+        unknown = [name for name in names if name not in models.MODELS]
+        if unknown:
+            raise ConfigError(f"models fetch: unknown model {unknown[0]!r}; expected one of "
+                              f"{', '.join(models.MODELS)}")
+        for name in names:
+            path = models.fetch_model(models.MODELS[name], force=args.force)
+            print(f"{name}: {path}")
         return EXIT_OK
     for row in models.list_models():
         state = "ok" if row["verified"] else ("BAD CHECKSUM" if row["installed"] else "missing")
+        if row["optional"] and not row["installed"]:
+            state = "optional, not installed"
         print(f"{row['name']}\t{state}\t{row['path']}\t{row['licence']}")
     return EXIT_OK
 
@@ -35,6 +44,9 @@ def add_models_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParse
     models_sub = p.add_subparsers(dest="models_command", metavar="ACTION",
                                   parser_class=OneLineParser, required=True)
     fetch = models_sub.add_parser("fetch", help="download and verify the models")
+    fetch.add_argument("names", nargs="*", metavar="NAME",
+                       help="models to fetch (default: the ones livefilter needs; "
+                       "voice-embedder is for benchmarks/voice_disguise.py only)")
     fetch.add_argument("--force", action="store_true", help="download again even if present")
     models_sub.add_parser("list", help="show installed models")
     p.set_defaults(handler=cmd_models)

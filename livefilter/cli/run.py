@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from livefilter.audio import RUN_AUDIO_MODES
 from livefilter.cli.options import (
     EXIT_ERROR,
     EXIT_OK,
@@ -23,11 +25,16 @@ from livefilter.cli.options import (
 )
 from livefilter.errors import ConfigError
 
+if TYPE_CHECKING:
+    from livefilter.audio.live import LiveAudio, LiveAudioConfig
+    from livefilter.io.capture import Source
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
     from livefilter.apps.live import LiveConfig, LivePipeline
+    from livefilter.audio.live import LiveAudioConfig
     from livefilter.io.capture import SourceConfig, open_source
     from livefilter.io.sinks import NullSink, RecordSink, StreamSink, VirtualCameraSink
 
@@ -46,6 +53,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     manual = manual_regions(args)
     source_config = SourceConfig(source=str(args.source), realtime=args.realtime,
                                  size=args.size, fps=args.fps)
+    audio_config = LiveAudioConfig(mode=args.audio or "mute", device=args.audio_source)
+    if (args.audio_source is not None and source_config.kind == "file"
+            and not source_config.realtime):
+        raise ConfigError("audio-source: a microphone needs a live video source (a camera, a "
+                          "stream, or a file with --realtime)")
     sinks = []
     if args.null:
         sinks.append(NullSink())
@@ -62,6 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = open_source(source_config)
     preview = None
     try:
+        audio = _live_audio(args, audio_config, source)
         if args.preview:
             from livefilter.io.preview import PreviewWindow
 
@@ -71,7 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                   if source_config.kind in ("camera", "url") else None)
         pipeline = LivePipeline(source, detector, redaction=redaction, config=live,
                                 tracker=tracker, sinks=sinks, preview=preview, reopen=reopen,
-                                manual=manual)
+                                manual=manual, audio=audio)
         handlers = {
             signal.SIGINT: lambda *_: pipeline.request_stop("SIGINT"),
             signal.SIGTERM: lambda *_: pipeline.request_stop("SIGTERM"),
@@ -100,6 +113,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"livefilter: error: {name}: {error}", file=sys.stderr)
     return EXIT_ERROR if stats.get("sink_errors") else EXIT_OK
 
+
+
+def _live_audio(args: argparse.Namespace, config: LiveAudioConfig,
+                source: Source) -> LiveAudio | None:
+    """The sound path for this run, or ``None`` (no sound, or nowhere to send it)."""
+    from livefilter.audio.live import LiveAudio
+
+    asked = args.audio is not None or args.audio_source is not None
+    if not (args.record or args.stream):
+        if asked:
+            print("livefilter: warning: sound goes only to --record and --stream (the virtual "
+                  "camera and the preview are video only); --audio ignored", file=sys.stderr)
+        return None
+    if config.device is None and not getattr(source, "has_audio", False):
+        if asked:
+            print(f"livefilter: warning: {source.name} has no sound: --audio {config.mode} has "
+                  "nothing to do (a microphone: --audio-source alsa:default)", file=sys.stderr)
+        return None
+    audio = LiveAudio(config)
+    if config.mode == "mute" and not args.quiet:
+        print("livefilter: sound muted in the recording and stream (silence of the same "
+              "duration); --audio keep sends it", file=sys.stderr)
+    return audio
 
 
 def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -138,6 +174,15 @@ def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     group.add_argument("--stream-size", type=size, default=None, metavar="WxH")
     group.add_argument("--stream-bitrate", default="2500k")
     group.add_argument("--null", action="store_true", help="discard frames (benchmarks)")
+    group = p.add_argument_group("sound (recording and stream only)")
+    group.add_argument("--audio", choices=RUN_AUDIO_MODES, default=None,
+                       help="keep: the sound, in sync and delayed with the video; mute: silence "
+                       "of the same duration; disguise: voices changed (McAdams; a disguise, "
+                       "not anonymization) (default: mute: a live output cannot be reviewed "
+                       "before bystanders' voices are out)")
+    group.add_argument("--audio-source", default=None, metavar="FORMAT:DEVICE",
+                       help="take the sound from an input device instead of the video source, "
+                       "e.g. alsa:default, alsa:hw:1, pulse:default (where FFmpeg has it)")
     group = p.add_argument_group("pipeline")
     group.add_argument("--detect-every", type=detect_every, default=0, metavar="N|auto",
                        help="run the detector every N frames, or auto: as often as it can "

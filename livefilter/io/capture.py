@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -157,7 +157,14 @@ class CameraSource:
 
 
 class _PyAVSource:
-    """Frames of the first video stream of a container, decoded by PyAV."""
+    """Frames of the first video stream of a container, decoded by PyAV.
+
+    The first audio stream is demuxed alongside; with :attr:`audio_tap` set
+    (:meth:`livefilter.audio.live.LiveAudio.tap`) its decoded frames go there
+    with a clock reading (:meth:`_audio_reading`), else they are dropped.
+    """
+
+    audio_tap: Callable[[av.AudioFrame, float], None] | None = None
 
     def __init__(self, target: str, *, options: dict[str, str], timeout: tuple[float, float] | None,
                  name: str) -> None:
@@ -175,7 +182,8 @@ class _PyAVSource:
         # decoder drop its neighbours silently (tests/test_bad_files.py).
         stream.thread_type = "SLICE"
         self._stream = stream
-        self._frames = self._container.decode(stream)
+        self.has_audio = bool(self._container.streams.audio)
+        self._frames = self._decode()
         first = self._next_frame()
         if first is None:
             self._container.close()
@@ -188,6 +196,26 @@ class _PyAVSource:
     def _error(self, text: str) -> Exception:
         """The error type of this kind of source (overridden)."""
         return SourceError(f"{self.name}: {text}")
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """Video frames; the audio packets met on the way go to the tap."""
+        audio = self._container.streams.audio[:1]
+        for packet in self._container.demux(self._stream, *audio):
+            if packet.stream.type == "video":
+                yield from packet.decode()
+            elif self.audio_tap is not None and packet.size:
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    continue  # a damaged audio packet: a gap the sinks fill with silence
+                for frame in frames:
+                    self.audio_tap(frame, self._audio_reading(frame))
+
+    def _audio_reading(self, frame: av.AudioFrame) -> float:
+        """The clock reading of ``frame``'s first sample, on the video frames' clock."""
+        if frame.pts is None or frame.time_base is None:
+            return 0.0
+        return float(frame.pts * frame.time_base)
 
     def _next_frame(self) -> tuple[np.ndarray, float] | None:
         try:
@@ -249,11 +277,30 @@ class StreamSource(_PyAVSource):
     def _error(self, text: str) -> Exception:
         return SourceError(f"stream {self.name}: {text}")
 
+    _pts_offset: float | None = None  # arrival minus presentation time (see read)
+
     def read(self) -> tuple[np.ndarray, float] | None:
         item = super().read()
         if item is None:
             raise SourceError(f"stream {self.name}: ended")
-        return item[0], time.monotonic()
+        now = time.monotonic()
+        # The least-delayed frames give the offset (a backlog draining after
+        # a stall, or a late frame, only raises it); it creeps up by 0.5 ms
+        # a frame to follow a sender whose clock runs slower than ours.
+        offset = now - item[1]
+        if self._pts_offset is None or abs(offset - self._pts_offset) > 1.0:
+            self._pts_offset = offset  # the first frame, or the stream's clock jumped
+        else:
+            self._pts_offset = min(offset, self._pts_offset + 0.0005)
+        return item[0], now
+
+    def _audio_reading(self, frame: av.AudioFrame) -> float:
+        # The sound's own presentation time moved onto the video frames'
+        # arrival clock: a stream sends sound ahead of or behind its video
+        # (MPEG-TS by up to a second), so its arrival says little.
+        if self._pts_offset is None or frame.pts is None or frame.time_base is None:
+            return time.monotonic() - frame.samples / max(1, frame.sample_rate)
+        return float(frame.pts * frame.time_base) + self._pts_offset
 
 
 def open_source(config: SourceConfig) -> Source:
@@ -425,7 +472,10 @@ class CaptureThread(threading.Thread):
         while not self._stop_event.wait(pause):
             attempts += 1
             try:
+                tap = getattr(self.source, "audio_tap", None)
                 self.source = self._reopen()  # type: ignore[misc]
+                if tap is not None:
+                    self.source.audio_tap = tap  # the sound carries on from the new source
             except (SourceError, InputError) as exc:
                 logger.info("source still unavailable (%s)", _reason(exc))
                 pause = min(5.0, pause * 2)

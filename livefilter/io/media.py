@@ -6,7 +6,9 @@ What the writer leaves out on purpose (it identifies people, places or
 devices): container and stream metadata of the source (GPS/location, make and
 model, creation time, handler and encoder names), the source's rotation
 matrix (frames are turned upright before detection) and every data or
-subtitle stream. Audio streams are copied packet for packet.
+subtitle stream. Audio streams are copied packet for packet, or with an
+``audio_mode`` other than ``keep`` decoded, muted or disguised, and
+re-encoded by our own AAC encoder (:mod:`livefilter.audio.transcode`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import av
 import cv2
 import numpy as np
 
+from livefilter.audio.transcode import AudioReencoder
 from livefilter.errors import ConfigError, InputError, LivefilterError, OutputError
 from livefilter.frame import Frame
 
@@ -353,7 +356,9 @@ class VideoWriter:
 
     Output timestamps are the frames' own (``Frame.timestamp`` in the source's
     time base), so frame count, variable frame rates and duration are kept.
-    Audio packets are interleaved by time as they arrive.
+    Audio packets are interleaved by time as they arrive: copied (``--audio
+    keep``), or decoded, transformed and re-encoded (``mute``, ``reencode``,
+    ``disguise``).
     """
 
     def __init__(
@@ -367,6 +372,7 @@ class VideoWriter:
         crf: int = 20,
         preset: str = "veryfast",
         audio_templates: list[av.audio.stream.AudioStream] | None = None,
+        audio_mode: str = "keep",
     ) -> None:
         self.path = Path(path)
         container_format = output_format_for(self.path)
@@ -393,9 +399,13 @@ class VideoWriter:
             stream.options = {"crf": str(crf), "preset": preset}
             self._video = stream
             self._time_base = time_base
-            self._audio = [
+            self._reencoders = [
+                AudioReencoder(self._container, template, audio_mode)
+                for template in (audio_templates or []) if audio_mode != "keep"
+            ]
+            self._audio = [reencoder.stream for reencoder in self._reencoders] or [
                 self._container.add_stream_from_template(template)
-                for template in (audio_templates or [])
+                for template in (audio_templates or []) if audio_mode == "keep"
             ]
             for out_stream in [self._video, *self._audio]:
                 out_stream.metadata.clear()
@@ -405,6 +415,11 @@ class VideoWriter:
         self._pending_audio: deque[AudioPacket] = deque()
         self._last_pts: int | None = None
         self.frames_written = 0
+
+    @property
+    def audio_damaged(self) -> int:
+        """Audio packets the decoder rejected while re-encoding (silence in their place)."""
+        return sum(reencoder.damaged for reencoder in self._reencoders)
 
     def _mux(self, packet: av.Packet) -> None:
         try:
@@ -422,6 +437,10 @@ class VideoWriter:
     def _flush_audio(self, until: float) -> None:
         while self._pending_audio and self._pending_audio[0].time <= until:
             item = self._pending_audio.popleft()
+            if self._reencoders:
+                for packet in self._reencoders[item.audio_index].feed(item.packet):
+                    self._mux(packet)
+                continue
             item.packet.stream = self._audio[item.audio_index]
             self._mux(item.packet)
 
@@ -463,6 +482,9 @@ class VideoWriter:
             for packet in self._video.encode(None):
                 self._mux(packet)
             self._flush_audio(float("inf"))
+            for reencoder in self._reencoders:
+                for packet in reencoder.flush():
+                    self._mux(packet)
             self._container.close()
         except LivefilterError:
             self.abort()

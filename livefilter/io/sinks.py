@@ -24,6 +24,8 @@ import av
 import cv2
 import numpy as np
 
+from livefilter.audio.live import AudioInbox
+from livefilter.audio.track import AacTrack
 from livefilter.errors import ConfigError, OutputError, SinkError
 from livefilter.frame import Frame
 
@@ -130,12 +132,19 @@ def _no_loopback_message(detail: str) -> str:
 
 
 class _Encoder:
-    """H.264 through PyAV with timestamps from the frames' own clock."""
+    """H.264 through PyAV with timestamps from the frames' own clock, and AAC
+    from ``audio`` (sound up to each frame's time is written before it).
+    """
 
     def __init__(self, target: str, container_format: str, *, size: tuple[int, int] | None,
                  fps: float, options: dict[str, str], codec_options: dict[str, str],
-                 what: str, error: type[Exception], timeout: float | None = None) -> None:
+                 what: str, error: type[Exception], timeout: float | None = None,
+                 audio: AudioInbox | None = None) -> None:
         self._timeout = timeout
+        self.audio_inbox = audio
+        self._audio: AacTrack | None = None
+        self._last_timestamp: float | None = None
+        self._frame_interval = 1 / 30
         self._target, self._format = target, container_format
         self._size, self._fps = size, fps
         self._options, self._codec_options = options, codec_options
@@ -150,6 +159,7 @@ class _Encoder:
         out_width, out_height = self._size or (width, height)
         out_width, out_height = out_width + out_width % 2, out_height + out_height % 2
         rate = Fraction(self._fps or fps).limit_denominator(1001)
+        self._frame_interval = 1 / float(rate)
         try:
             self._container = av.open(self._target, "w", format=self._format,
                                       options=self._options, timeout=self._timeout)
@@ -160,6 +170,9 @@ class _Encoder:
             stream.options = self._codec_options
             stream.metadata.clear()
             self._stream = stream
+            if self.audio_inbox is not None:
+                self._audio = AacTrack(self._container, rate=self.audio_inbox.rate,
+                                       layout=self.audio_inbox.layout)
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             self._abandon()
             raise self._error_type(f"{self._what}: cannot open ({_reason(exc)})") from exc
@@ -172,6 +185,10 @@ class _Encoder:
                                interpolation=cv2.INTER_AREA)
         if self._first_timestamp is None:
             self._first_timestamp = timestamp
+            if self._audio is not None:
+                self._audio.origin = timestamp  # sound before the first frame is dropped
+        self._last_timestamp = timestamp
+        self._write_audio(timestamp)
         pts = round((timestamp - self._first_timestamp) / self._time_base)
         pts = max(pts, self._last_pts + 1)
         self._last_pts = pts
@@ -183,11 +200,32 @@ class _Encoder:
         except (av.error.FFmpegError, OSError) as exc:
             raise self._error_type(f"{self._what}: write failed ({_reason(exc)})") from exc
 
+    def _write_audio(self, until: float) -> None:
+        """Encode and mux the sound that starts up to ``until`` (the video's time)."""
+        if self.audio_inbox is None:
+            return
+        chunks = self.audio_inbox.take_until(until)
+        if self._audio is None or self._first_timestamp is None:
+            return
+        try:
+            for chunk in chunks:
+                for packet in self._audio.push(chunk):
+                    self._container.mux(packet)
+        except (av.error.FFmpegError, OSError) as exc:
+            raise self._error_type(f"{self._what}: write failed ({_reason(exc)})") from exc
+
     def close(self) -> None:
         if self._container is None:
             return
+        if self._audio is not None and self._last_timestamp is not None:
+            # The sound of the last frame's interval, then the rest of the encoder.
+            with contextlib.suppress(self._error_type):
+                self._write_audio(self._last_timestamp + self._frame_interval)
         container, self._container = self._container, None
         try:
+            if self._audio is not None:
+                for packet in self._audio.flush():
+                    container.mux(packet)
             if self._stream is not None:
                 for packet in self._stream.encode(None):
                     container.mux(packet)
@@ -195,6 +233,7 @@ class _Encoder:
             logger.warning("%s: could not flush the encoder (%s)", self._what, _reason(exc))
         finally:
             self._stream = None
+            self._audio = None
             try:
                 container.close()
             except (av.error.FFmpegError, OSError) as exc:
@@ -255,6 +294,10 @@ class RecordSink:
         )
         self.skipped_for_fps = 0
 
+    def enable_audio(self, inbox: AudioInbox) -> None:
+        """Record sound from ``inbox`` too (call before :meth:`open`)."""
+        self._encoder.audio_inbox = inbox
+
     def open(self, width: int, height: int, fps: float) -> None:
         self._encoder.open(width, height, fps)
 
@@ -313,13 +356,18 @@ class StreamSink:
         self._pause = 1.0
         self.skipped = 0
         self.reconnects = 0
+        self._audio_inbox: AudioInbox | None = None
+
+    def enable_audio(self, inbox: AudioInbox) -> None:
+        """Stream sound from ``inbox`` too (call before :meth:`open`)."""
+        self._audio_inbox = inbox
 
     def _new_encoder(self) -> _Encoder:
         return _Encoder(
             self.url, self._format, size=self._size, fps=0.0, options={},
             codec_options={"preset": "ultrafast", "tune": "zerolatency", "b": self._bitrate,
                            "g": "30", "bf": "0"},
-            what=f"stream {self.url}", error=SinkError, timeout=5.0,
+            what=f"stream {self.url}", error=SinkError, timeout=5.0, audio=self._audio_inbox,
         )
 
     def open(self, width: int, height: int, fps: float) -> None:
@@ -332,6 +380,8 @@ class StreamSink:
         if self._encoder is None:
             if time.monotonic() < self._retry_at or self._opened_with is None:
                 self.skipped += 1
+                if self._audio_inbox is not None:  # the sound of a skipped frame goes too
+                    self._audio_inbox.take_until(item.frame.timestamp)
                 return
             encoder = self._new_encoder()
             try:
