@@ -21,6 +21,7 @@ from livefilter.errors import ConfigError
 from livefilter.frame import Frame
 from livefilter.hide.composite import curtain, redact
 from livefilter.io.media import AudioPacket, VideoReader, VideoWriter
+from livefilter.paths import check_distinct
 from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.threads import Worker, get_or_stop, put_or_stop
 from livefilter.track.plan import PlanConfig, PlannedFrame, RegionPlanner
@@ -48,6 +49,9 @@ class FileJobConfig:
         detect_every: run the detector on every N-th frame (and on the first
             frame of each new scene); the tracker fills the frames between
             from both sides.
+        allow_damaged: keep the output of a damaged input (fewer frames or
+            audio packets than its container declares), with a warning;
+            without it such a run fails and its output is discarded.
     """
 
     input: Path
@@ -57,6 +61,7 @@ class FileJobConfig:
     regions_json: Path | None = None
     stats_json: Path | None = None
     detect_every: int = 1
+    allow_damaged: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.detect_every <= 30:
@@ -66,8 +71,9 @@ class FileJobConfig:
         presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
         if self.preset not in presets:
             raise ConfigError(f"preset: expected one of {', '.join(presets)}; got {self.preset!r}")
-        if Path(self.input).resolve() == Path(self.output).resolve():
-            raise ConfigError("output: must differ from the input file")
+        check_distinct({"input": self.input},
+                       {"-o": self.output, "--regions-json": self.regions_json,
+                        "--stats-json": self.stats_json})
 
 
 ProgressCallback = Callable[[int], None]
@@ -93,10 +99,8 @@ def anonymize_video(
     hidden: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_SIZE)
     counts = {"frames_out": 0, "detections": 0, "curtain_frames": 0}
 
-    with VideoReader(job.input) as reader:
+    with VideoReader(job.input, allow_damaged=job.allow_damaged) as reader:
         info = reader.info
-        if total_frames is not None:
-            total_frames(info.frames)
         writer = VideoWriter(
             job.output,
             width=info.width,
@@ -114,6 +118,10 @@ def anonymize_video(
                     job.regions_json, width=info.width, height=info.height,
                     fps=float(info.fps), shape=redaction.shape,
                 )
+            # Only now, with the input open and every output created, is
+            # there a run to show progress for.
+            if total_frames is not None:
+                total_frames(info.frames)
 
             def decode() -> None:
                 for item in reader:
@@ -159,6 +167,7 @@ def anonymize_video(
                 regions_log.abort()
             raise
         decode_errors = getattr(reader, "decode_errors", 0)
+        damage = list(getattr(reader, "damage", []))
 
     seconds = time.monotonic() - started
     frames = counts["frames_out"]
@@ -173,6 +182,7 @@ def anonymize_video(
         "detector_hz": round(counts["detections"] / seconds, 2) if seconds > 0 else 0.0,
         "curtain_frames": counts["curtain_frames"],
         "decode_errors": decode_errors,
+        "damage": damage,
     }
     return stats
 
