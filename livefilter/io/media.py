@@ -193,7 +193,8 @@ class VideoReader:
         unreadable_audio = len(container.streams.audio) - len(audio)
         format_name = container.format.name
         if video is None:
-            damaged = any(True for _ in container.streams.video)
+            damaged = any(not stream.disposition & av.stream.Disposition.attached_pic
+                          for stream in container.streams.video)
             container.close()
             if damaged:
                 raise InputError(f"{self.path}: video stream header is damaged (no codec "

@@ -32,7 +32,14 @@ import av
 _AUDIO_GAP = 0.1
 _VIDEO_GAP = 0.5
 
-__all__ = ["Declared", "Tally", "describe_stream", "iso_box_overrun", "pick_video_stream"]
+__all__ = [
+    "Declared",
+    "Tally",
+    "describe_stream",
+    "iso_box_overrun",
+    "pick_video_stream",
+    "stream_seconds",
+]
 
 
 def iso_box_overrun(path: Path) -> tuple[str, int] | None:
@@ -74,14 +81,29 @@ def _usable(stream: av.stream.Stream) -> bool:
         return False
 
 
+def stream_seconds(stream: av.stream.Stream) -> float | None:
+    """A stream's own duration: from the container's per-stream header, or
+    the ``DURATION`` tag ffmpeg and mkvmerge write into each Matroska track."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    if tag:
+        try:
+            hours, minutes, seconds = tag.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+        except ValueError:
+            return None
+    return None
+
+
 def _frames_of(stream: av.video.stream.VideoStream) -> float:
     """How much moving picture a stream holds: its frame count, or its
     duration times its rate when the container keeps no count."""
     if stream.frames:
         return float(stream.frames)
-    if stream.duration and stream.time_base:
+    seconds = stream_seconds(stream)
+    if seconds:
         rate = stream.average_rate or stream.guessed_rate or 0
-        seconds = float(stream.duration * stream.time_base)
         return seconds * float(rate) if rate else seconds
     return 0.0
 
@@ -111,8 +133,7 @@ def pick_video_stream(
 
     def rank(stream: av.video.stream.VideoStream) -> tuple[bool, float, int]:
         still = stream.frames == 1 or (
-            stream.codec_context.name in ("mjpeg", "png", "bmp") and stream.frames <= 1
-            and not stream.duration
+            stream.codec_context.name in ("mjpeg", "png", "bmp") and _frames_of(stream) <= 1
         )
         return (not still, _frames_of(stream), -stream.index)
 
@@ -137,13 +158,16 @@ class Declared:
     audio_packets: tuple[int, ...]
     video_index: frozenset[int]
     audio_index: tuple[frozenset[int], ...]
-    duration: float | None
+    video_duration: float | None
+    audio_durations: tuple[float | None, ...]
     frame_step: float
 
     @classmethod
     def read(cls, container: av.container.InputContainer, video: av.video.stream.VideoStream,
              audio: list[av.audio.stream.AudioStream], frame_step: float) -> Declared:
         duration = container.duration / av.time_base if container.duration else None
+        # Each stream against its own duration where the file states one (a
+        # file may hold streams of different lengths), else the file's.
         # The MP4/MOV sample tables are exact; Matroska's cues name key
         # frames only, and other containers keep no index at all.
         counted = container.format.name.startswith("mov")
@@ -155,7 +179,8 @@ class Declared:
             audio_index=tuple(frozenset(() if counted else
                                         (entry.timestamp for entry in stream.index_entries))
                               for stream in audio),
-            duration=duration,
+            video_duration=stream_seconds(video) or duration,
+            audio_durations=tuple(stream_seconds(stream) or duration for stream in audio),
             frame_step=frame_step,
         )
 
@@ -250,16 +275,18 @@ class Tally:
             if gap and not declared.audio_packets[which]:
                 label = f"audio stream {which + 1}" if self.audio_streams > 1 else "audio"
                 found.append(f"{label}: {gap:.2f} s missing (holes in the timestamps)")
-        if declared.duration and not declared.video_frames:
-            # No counts (Matroska, WebM, ...): every stream must reach the
+        if not declared.video_frames:
+            # No counts (Matroska, WebM, ...): every stream must reach its
             # stated duration, give or take two frames (a last frame's
             # length is often not stored).
             slack = max(0.1, 2 * declared.frame_step)
-            ends = [("video", self.video_reached)] + [
-                (f"audio stream {i + 1}" if self.audio_streams > 1 else "audio", reached)
+            ends = [("video", self.video_reached, declared.video_duration)] + [
+                (f"audio stream {i + 1}" if self.audio_streams > 1 else "audio", reached,
+                 declared.audio_durations[i])
                 for i, reached in enumerate(self.audio_reached) if self.audio_packets[i]
             ]
-            for label, reached in ends:
-                if reached < declared.duration - slack:
-                    found.append(f"{label} ends at {reached:.2f} s of {declared.duration:.2f} s")
+            short = [f"{label} at {reached:.2f} s of {stated:.2f} s"
+                     for label, reached, stated in ends if stated and reached < stated - slack]
+            if short:
+                found.append(f"truncated: {', '.join(short)} its header states")
         return found
