@@ -77,11 +77,11 @@ def check_writable(name: str, path: Path, *, replaced: bool = True) -> None:
     path = Path(path)
     parent = path.parent
     if not parent.exists():
-        raise OutputError(f"{name} {path}: directory {parent} does not exist")
+        raise OutputError(f"{name} {path}: output directory {parent} does not exist")
     if not parent.is_dir():
-        raise OutputError(f"{name} {path}: {parent} is not a directory")
+        raise OutputError(f"{name} {path}: output directory {parent} is not a directory")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{name} {path}: directory {parent} is not writable")
+        raise OutputError(f"{name} {path}: output directory {parent} is not writable")
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:

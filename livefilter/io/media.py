@@ -467,9 +467,17 @@ class VideoWriter:
             ]
             for out_stream in [self._video, *self._audio]:
                 out_stream.metadata.clear()
+            # The header now, not at the first packet: a container that
+            # cannot hold the audio (FLAC in .mov) is refused before any
+            # frame is decoded, not after a run.
+            self._container.start_encoding()
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
-            raise OutputError(f"{self.path}: cannot set up the encoder ({_reason(exc)})") from exc
+            codecs = ", ".join(sorted({t.codec_context.name for t in audio_templates or []}))
+            what = f"; its audio ({codecs}) may not fit this container" if codecs else ""
+            raise OutputError(
+                f"{self.path}: cannot set up the output ({_reason(exc)}){what}; try .mkv"
+            ) from exc
         self._pending_audio: deque[AudioPacket] = deque()
         self._last_pts: int | None = None
         self.frames_written = 0
