@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from livefilter.errors import ConfigError, OutputError
@@ -44,13 +44,20 @@ def same_file(a: Path, b: Path) -> bool:
     return (first.st_dev, first.st_ino) == (second.st_dev, second.st_ino)
 
 
-def check_distinct(inputs: Mapping[str, Path | None],
-                   outputs: Mapping[str, Path | None]) -> None:
+Named = Mapping[str, Path | None] | Iterable[tuple[str, Path | None]]
+
+
+def _named(paths: Named) -> list[tuple[str, Path]]:
+    pairs = paths.items() if isinstance(paths, Mapping) else paths
+    return [(name, Path(path)) for name, path in pairs if path is not None]
+
+
+def check_distinct(inputs: Named, outputs: Named) -> None:
     """Refuse (:class:`ConfigError`, exit 2) an output that is one of the
-    inputs or another output. Keys name the options (``input``, ``-o``,
-    ``--stats-json``, ...); ``None`` values are left out."""
-    given_inputs = [(name, Path(path)) for name, path in inputs.items() if path is not None]
-    given_outputs = [(name, Path(path)) for name, path in outputs.items() if path is not None]
+    inputs or another output. Names are the options (``input``, ``-o``,
+    ``--stats-json``, ...); ``None`` paths are left out."""
+    given_inputs = _named(inputs)
+    given_outputs = _named(outputs)
     for position, (name, path) in enumerate(given_outputs):
         for input_name, input_path in given_inputs:
             if same_file(path, input_path):

@@ -280,7 +280,7 @@ def test_truncated_file_is_kept_with_allow_damaged_as_the_error_says(clips, tmp_
     assert len(lines) == 1 and "damaged" in lines[0] and "truncated" in lines[0], result.stderr
     frames = json.loads(stats.read_text())["frames"]
     assert 0 < frames < 20
-    assert f"of 20 video frames" in lines[0]
+    assert "of 20 video frames" in lines[0]
     assert len(_summary(out)["frames"]) == frames
 
 

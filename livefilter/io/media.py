@@ -277,7 +277,8 @@ class VideoReader:
 
     def _probe(self) -> VideoInfo:
         video = self._video
-        if video.codec_context is None or video.codec_context.width <= 0 or video.codec_context.height <= 0:
+        context = video.codec_context
+        if context is None or context.width <= 0 or context.height <= 0:
             raise InputError(f"{self.path}: video stream has no frame size (corrupt header?)")
         fps = video.average_rate or video.guessed_rate or video.base_rate or Fraction(30)
         time_base = video.time_base or Fraction(1, 90000)

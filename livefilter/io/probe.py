@@ -20,6 +20,7 @@ words with counts, what is missing.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,7 +238,7 @@ class Tally:
         """Frames missing from holes in the video timestamps (no counts kept)."""
         times = sorted(self.video_times)
         missing = 0
-        for before, after in zip(times, times[1:], strict=False):
+        for before, after in itertools.pairwise(times):
             gap = after - before
             if gap > max(_VIDEO_GAP, 3 * step):
                 missing += round(gap / step) - 1
