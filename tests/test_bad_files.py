@@ -17,14 +17,17 @@ What was chosen, case by case:
 * truncated MP4, index at the front ("faststart"; opens fine, then the data
   stops): refused before any work, from the index pointing past the end of
   the file. Silently writing the first 40% of a video is a lost recording.
-  The message says how to keep the part that is there (re-mux with ffmpeg).
+  The message says how to keep the part that is there (``--allow-damaged``,
+  or re-mux with ffmpeg).
 * truncated Matroska (its header states the duration): refused after the
-  last packet, when the packets stop far short of that duration.
-* corrupt in the middle: processed. The packets the decoder rejects are
-  skipped with one warning; every other frame keeps its own timestamp, so
-  duration, audio and sync are kept and the output has that many frames
-  fewer (the count is in ``--stats-json`` as ``decode_errors``). A player
-  does the same; refusing would leave the user with nothing.
+  last packet, when the packets stop short of that duration.
+* corrupt in the middle: refused (fewer frames than the index declares: a
+  short result is never success), unless ``--allow-damaged``: then the
+  packets the decoder rejects are skipped with one warning naming the
+  counts; every other frame keeps its own timestamp, so duration, audio and
+  sync are kept and the output has that many frames fewer (the count is in
+  ``--stats-json`` as ``decode_errors`` and ``damage``). More damaged files:
+  tests/test_damaged.py.
 * zero-length, text, a PNG renamed .mp4, audio only (with or without cover
   art): refused. (Zero-length and text are also in test_cli.py.)
 * no audio, variable frame rate, rotated 270 degrees, 10-bit, odd size, 4K,

@@ -158,7 +158,7 @@ def test_damaged_file_through_the_cli(sources, tmp_path, cli):
                "--allow-damaged")
     lines = _lines(kept)
     assert kept.returncode == 0, kept.stderr
-    assert len(lines) == 1 and "damaged" in lines[0] and "audio at" in lines[0], kept.stderr
+    assert len(lines) == 1 and "damaged" in lines[0] and "audio ends at" in lines[0], kept.stderr
     assert [p.name for p in out_dir.iterdir()] == ["out.mp4"]
 
 

@@ -286,8 +286,8 @@ class Tally:
                  declared.audio_durations[i])
                 for i, reached in enumerate(self.audio_reached) if self.audio_packets[i]
             ]
-            short = [f"{label} at {reached:.2f} s of {stated:.2f} s"
+            short = [f"{label} ends at {reached:.2f} s of the {stated:.2f} s stated"
                      for label, reached, stated in ends if stated and reached < stated - slack]
             if short:
-                found.append(f"truncated: {', '.join(short)} its header states")
+                found.append(f"truncated: {', '.join(short)}")
         return found
