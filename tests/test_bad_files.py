@@ -17,14 +17,17 @@ What was chosen, case by case:
 * truncated MP4, index at the front ("faststart"; opens fine, then the data
   stops): refused before any work, from the index pointing past the end of
   the file. Silently writing the first 40% of a video is a lost recording.
-  The message says how to keep the part that is there (re-mux with ffmpeg).
+  The message says how to keep the part that is there (``--allow-damaged``,
+  or re-mux with ffmpeg).
 * truncated Matroska (its header states the duration): refused after the
-  last packet, when the packets stop far short of that duration.
-* corrupt in the middle: processed. The packets the decoder rejects are
-  skipped with one warning; every other frame keeps its own timestamp, so
-  duration, audio and sync are kept and the output has that many frames
-  fewer (the count is in ``--stats-json`` as ``decode_errors``). A player
-  does the same; refusing would leave the user with nothing.
+  last packet, when the packets stop short of that duration.
+* corrupt in the middle: refused (fewer frames than the index declares: a
+  short result is never success), unless ``--allow-damaged``: then the
+  packets the decoder rejects are skipped with one warning naming the
+  counts; every other frame keeps its own timestamp, so duration, audio and
+  sync are kept and the output has that many frames fewer (the count is in
+  ``--stats-json`` as ``decode_errors`` and ``damage``). More damaged files:
+  tests/test_damaged.py.
 * zero-length, text, a PNG renamed .mp4, audio only (with or without cover
   art): refused. (Zero-length and text are also in test_cli.py.)
 * no audio, variable frame rate, rotated 270 degrees, 10-bit, odd size, 4K,
@@ -269,27 +272,42 @@ def test_refused_with_one_line_and_no_output(clips, tmp_path, cli, case, expecte
     assert not stats.exists()
 
 
-def test_truncated_file_can_be_kept_by_remuxing_as_the_error_says(clips, tmp_path, cli):
-    # The refusal's advice works: ffmpeg rewrites the index to what is there.
-    remuxed = tmp_path / "remuxed.mp4"
-    _ffmpeg("-i", clips["truncated_faststart"], "-c", "copy", remuxed)
+def test_truncated_file_is_kept_with_allow_damaged_as_the_error_says(clips, tmp_path, cli):
+    # The refusal's advice works: --allow-damaged anonymizes what is there,
+    # with one warning naming the counts, exit 0.
     out_dir = tmp_path / "out"
-    result, stats = _run_file(cli, remuxed, out_dir, "-q")
+    result, stats = _run_file(cli, clips["truncated_faststart"], out_dir, "-q",
+                              "--allow-damaged")
     out = _assert_processed(result, out_dir)
-    assert 0 < json.loads(stats.read_text())["frames"] < 20
-    assert len(_summary(out)["frames"]) == len(_summary(remuxed)["frames"])
+    lines = _stderr_lines(result)
+    assert len(lines) == 1 and "damaged" in lines[0] and "truncated" in lines[0], result.stderr
+    frames = json.loads(stats.read_text())["frames"]
+    assert 0 < frames < 20
+    assert "of 20 video frames" in lines[0]
+    assert len(_summary(out)["frames"]) == frames
 
 
-# ------------------------------------------------------------- processed
+# ------------------------------------------------------------- damaged
+def test_corrupt_middle_is_refused_without_allow_damaged(clips, tmp_path, cli):
+    # Fewer frames than the index declares: a short result is never success.
+    out_dir = tmp_path / "out"
+    result, stats = _run_file(cli, clips["corrupt_middle"], out_dir, "-q")
+    line = _assert_refused(result, out_dir, "of 20 video frames")
+    assert "damaged" in line and "--allow-damaged" in line
+    assert not stats.exists()
+
+
 def test_corrupt_middle_skips_damaged_frames_with_one_warning(clips, tmp_path, cli,
                                                               centerface):
     source = clips["corrupt_middle"]
     out_dir = tmp_path / "out"
-    result, stats_path = _run_file(cli, source, out_dir, "-q")
+    result, stats_path = _run_file(cli, source, out_dir, "-q", "--allow-damaged")
     out = _assert_processed(result, out_dir)
     lines = _stderr_lines(result)
-    assert len(lines) == 1 and "damaged" in lines[0] and "skipped" in lines[0], result.stderr
+    assert len(lines) == 1 and "damaged" in lines[0], result.stderr
     stats = json.loads(stats_path.read_text())
+    assert f"{stats['frames']} of 20 video frames" in lines[0]
+    assert stats["damage"] == [f"{stats['frames']} of 20 video frames"]
     src, dst = _summary(source), _summary(out)
     assert stats["decode_errors"] >= 1
     # What a player (single-threaded ffmpeg) can decode is what is written.

@@ -169,6 +169,7 @@ class LivePipeline:
         self._lossless = not source.live
         self._ring = FrameRing(config.ring_slots, drop_stale=source.live)
         self._runners: list[SinkRunner] = []
+        self._reported: list[SinkRunner] = []
         self._reopen = reopen
         self._capture: CaptureThread | None = None
         self._last_image: np.ndarray | None = None
@@ -466,10 +467,19 @@ class LivePipeline:
                 self.request_stop("source ended" if capture.error is None else "source lost")
             if config.duration is not None and now - started >= config.duration:
                 self.request_stop("duration reached")
-            if self._runners and all(r.error is not None for r in self._runners):
+            failed = [r for r in self._runners if r.error is not None]
+            if self._runners and len(failed) == len(self._runners):
                 self.request_stop("every output failed")
                 self._errors.append(SinkError("every output failed: " + "; ".join(
                     " ".join(str(r.error).split()) for r in self._runners)))
+            else:
+                # One line when an output fails while others go on; when it
+                # was the last one, the run's error line says it instead.
+                for runner in failed:
+                    if runner not in self._reported:
+                        self._reported.append(runner)
+                        logger.error("%s failed (the other outputs go on): %s",
+                                     runner.sink.name, " ".join(str(runner.error).split()))
             if now >= next_stats:
                 print(f"livefilter: {self.stats.line(capture.frames, self._ring.dropped)}",
                       file=sys.stderr, flush=True)

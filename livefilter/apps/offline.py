@@ -23,6 +23,7 @@ from livefilter.errors import ConfigError
 from livefilter.frame import Frame
 from livefilter.hide.composite import curtain
 from livefilter.io.media import AudioPacket, VideoReader, VideoWriter
+from livefilter.paths import check_distinct
 from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.threads import Worker, get_or_stop, put_or_stop
 from livefilter.track.manual import ManualRegions
@@ -56,6 +57,9 @@ class FileJobConfig:
             ``disguise`` (voices changed, see :mod:`livefilter.audio.disguise`);
             ``None`` = ``keep``, without the warning a file without audio gets
             when a mode is asked for.
+        allow_damaged: keep the output of a damaged input (fewer frames or
+            audio packets than its container declares), with a warning;
+            without it such a run fails and its output is discarded.
     """
 
     input: Path
@@ -66,6 +70,7 @@ class FileJobConfig:
     stats_json: Path | None = None
     detect_every: int = 1
     audio: str | None = None
+    allow_damaged: bool = False
 
     def __post_init__(self) -> None:
         if self.audio is not None:
@@ -77,8 +82,9 @@ class FileJobConfig:
         presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
         if self.preset not in presets:
             raise ConfigError(f"preset: expected one of {', '.join(presets)}; got {self.preset!r}")
-        if Path(self.input).resolve() == Path(self.output).resolve():
-            raise ConfigError("output: must differ from the input file")
+        check_distinct({"input": self.input},
+                       {"-o": self.output, "--regions-json": self.regions_json,
+                        "--stats-json": self.stats_json})
 
 
 ProgressCallback = Callable[[int], None]
@@ -107,7 +113,7 @@ def anonymize_video(
     hidden: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_SIZE)
     counts = {"frames_out": 0, "detections": 0, "curtain_frames": 0}
 
-    with VideoReader(job.input) as reader:
+    with VideoReader(job.input, allow_damaged=job.allow_damaged) as reader:
         info = reader.info
         if manual:
             manual.check(info.width, info.height, info.frames)
@@ -117,8 +123,6 @@ def anonymize_video(
         audio = job.audio or "keep"
         if job.audio is not None and not info.audio_streams:
             logger.warning("%s has no audio: --audio %s has nothing to do", job.input, job.audio)
-        if total_frames is not None:
-            total_frames(info.frames)
         writer = VideoWriter(
             job.output,
             width=info.width,
@@ -137,6 +141,10 @@ def anonymize_video(
                     job.regions_json, width=info.width, height=info.height,
                     fps=float(info.fps), shape=redaction.shape,
                 )
+            # Only now, with the input open and every output created, is
+            # there a run to show progress for.
+            if total_frames is not None:
+                total_frames(info.frames)
 
             def decode() -> None:
                 for item in reader:
@@ -183,6 +191,7 @@ def anonymize_video(
                 regions_log.abort()
             raise
         decode_errors = getattr(reader, "decode_errors", 0)
+        damage = list(getattr(reader, "damage", []))
 
     seconds = time.monotonic() - started
     frames = counts["frames_out"]
@@ -200,6 +209,7 @@ def anonymize_video(
         "audio": audio,
         "audio_streams": info.audio_streams,
         "audio_damaged_packets": writer.audio_damaged,
+        "damage": damage,
     }
     if writer.audio_damaged:
         logger.warning("%s: %d damaged audio packet(s) could not be decoded; silence of their "

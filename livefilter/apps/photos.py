@@ -14,11 +14,19 @@ from livefilter.apps.hiding import hide_regions
 from livefilter.detect import Detector
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, InputError, OutputError
+from livefilter.paths import same_file
 from livefilter.regions import RedactionConfig, regions_from_faces
 from livefilter.track.manual import ManualRegions
 
-__all__ = ["PHOTO_FORMATS", "PhotoResult", "anonymize_photo", "find_faces", "read_photo",
-           "save_photo"]
+__all__ = [
+    "PHOTO_FORMATS",
+    "PhotoResult",
+    "anonymize_photo",
+    "find_faces",
+    "read_photo",
+    "save_photo",
+    "unsupported_input",
+]
 
 # Extension -> Pillow format name.
 PHOTO_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
@@ -30,6 +38,20 @@ _SAVE_OPTIONS: dict[str, dict[str, object]] = {
     "PNG": {"optimize": False},
     "WEBP": {"quality": 90},
 }
+
+
+def unsupported_input(source: Path) -> str:
+    """Why ``source`` (by its extension) is not a photo ``image`` anonymizes.
+
+    HEIC/HEIF (iPhone photos) needs a decoder Pillow lacks; pillow-heif
+    would add one, but it is not a dependency: convert to JPEG first.
+    """
+    suffix = source.suffix.lower()
+    kind = suffix.lstrip(".").upper() or "a file without an extension as"
+    if suffix in (".heic", ".heif"):
+        return ("HEIC input is not supported; convert it to JPEG first (on an iPhone: "
+                "Settings > Camera > Formats > Most Compatible)")
+    return f"{kind} input is not supported; `livefilter image` reads JPEG, PNG and WebP"
 
 
 @dataclass(frozen=True)
@@ -98,12 +120,17 @@ def anonymize_photo(
     ``manual``: hand-made regions (no frame ranges), checked against the photo.
     """
     output = Path(output)
+    source = Path(source)
+    if source.suffix.lower() not in PHOTO_FORMATS:
+        # Named as the input it is: each such photo gets its own line and the
+        # batch goes on (the output would take the same, unwritable, type).
+        raise InputError(f"{source}: {unsupported_input(source)}")
     try:
         save_format = PHOTO_FORMATS[output.suffix.lower()]
     except KeyError:
         allowed = ", ".join(sorted(PHOTO_FORMATS))
         raise ConfigError(f"output: {output.name!r} is not one of {allowed}") from None
-    if output.resolve() == Path(source).resolve():
+    if same_file(output, source):
         raise ConfigError(f"output: {output} would overwrite its input")
     image = read_photo(source)
     if manual:

@@ -20,25 +20,33 @@ from livefilter.cli.options import (
     write_json,
 )
 from livefilter.errors import InputError
+from livefilter.paths import check_paths, output_path
 
 
 def cmd_file(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from livefilter.apps.offline import FileJobConfig, anonymize_video
+    from livefilter.io.media import output_format_for
 
     job = FileJobConfig(
         input=Path(args.input), output=Path(args.output), crf=args.crf, preset=args.preset,
         regions_json=args.regions_json, stats_json=args.stats_json,
-        detect_every=args.detect_every, audio=args.audio,
+        detect_every=args.detect_every, audio=args.audio, allow_damaged=args.allow_damaged,
     )
     redaction = redaction_config(args)
     manual = manual_regions(args)
     if not job.input.exists():
         raise InputError(f"{job.input}: no such file")
+    # Every output is checked before the detector loads and the first frame
+    # is decoded: a bad output path costs one line at once, not a whole run.
+    output_format_for(job.output)
+    check_paths({"input": job.input},
+                {"-o": job.output, "--regions-json": job.regions_json,
+                 "--stats-json": job.stats_json})
     detector = build_detector(args)
-    # The bar appears once the input has opened: a refused file gets its one
-    # error line, not a progress line before it.
+    # The bar appears once the input has opened and the outputs are created:
+    # a refused file gets its one error line, not a progress line before it.
     bars: list[tqdm] = []
 
     def set_total(frames: int) -> None:
@@ -54,9 +62,14 @@ def cmd_file(args: argparse.Namespace) -> int:
         stats = anonymize_video(job, detector, redaction, on_frame=on_frame,
                                 total_frames=set_total, tracker=tracker_config(args, live=False),
                                 manual=manual)
-    finally:
+    except BaseException:
+        # The error line stands alone: the bar is wiped, not left above it.
         for bar in bars:
+            bar.leave = False
             bar.close()
+        raise
+    for bar in bars:
+        bar.close()
     if job.stats_json is not None:
         write_json(job.stats_json, stats)
     if not args.quiet:
@@ -79,10 +92,14 @@ def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="x264 quality, 0 (lossless) .. 51 (worst) (default: %(default)s)")
     p.add_argument("--preset", default="veryfast",
                    help="x264 speed preset (default: %(default)s)")
-    p.add_argument("--regions-json", type=Path, default=None, metavar="PATH",
+    p.add_argument("--regions-json", type=output_path, default=None, metavar="PATH",
                    help="write what was hidden in each frame as JSON")
-    p.add_argument("--stats-json", type=Path, default=None, metavar="PATH",
+    p.add_argument("--stats-json", type=output_path, default=None, metavar="PATH",
                    help="write run statistics (frames, seconds, fps) as JSON")
+    p.add_argument("--allow-damaged", action="store_true",
+                   help="anonymize what can be read of a damaged or truncated input (fewer "
+                   "frames or audio packets than it declares), with a warning; without it "
+                   "such an input fails and no output is kept")
     p.add_argument("--detect-every", type=positive_int, default=1, metavar="N",
                    help="run the detector on every N-th frame and on each new scene (a preset "
                    "spreads its passes over successive runs); the frames between are tracked "

@@ -16,7 +16,8 @@ from livefilter.cli.options import (
     manual_regions,
     redaction_config,
 )
-from livefilter.errors import InputError
+from livefilter.errors import ConfigError, InputError
+from livefilter.paths import check_distinct, check_writable, same_file
 
 
 def cmd_image(args: argparse.Namespace) -> int:
@@ -26,12 +27,13 @@ def cmd_image(args: argparse.Namespace) -> int:
     out_dir = Path(args.output)
     if not out_dir.is_dir():
         raise OutputError(f"{out_dir}: output directory does not exist")
+    sources = [Path(source) for source in args.inputs]
+    _check_batch(sources, out_dir)
     redaction = redaction_config(args)
     manual = manual_regions(args)
     detector = build_detector(args)
     failures = 0
-    for source in args.inputs:
-        source = Path(source)
+    for source in sources:
         target = out_dir / source.name
         try:
             result = anonymize_photo(source, target, detector, redaction, manual)
@@ -44,6 +46,24 @@ def cmd_image(args: argparse.Namespace) -> int:
             print(f"{target}: {len(result.faces)} faces hidden", file=sys.stderr)
     return EXIT_ERROR if failures else EXIT_OK
 
+
+
+def _check_batch(sources: list[Path], out_dir: Path) -> None:
+    """Before any photo: two different photos with one file name would be
+    written to one output (the second over the first), and no output may
+    be one of the inputs. Refused, one line; the user picks the names."""
+    by_name: dict[str, Path] = {}
+    for source in sources:
+        earlier = by_name.setdefault(source.name, source)
+        if earlier is not source and not same_file(earlier, source):
+            raise ConfigError(
+                f"{earlier} and {source} would both be written to {out_dir / source.name}; "
+                "anonymize them into different output directories (or rename one)"
+            )
+    check_distinct([("input", source) for source in sources],
+                   [("output", out_dir / name) for name in by_name])
+    for name in by_name:
+        check_writable("-o", out_dir / name)
 
 
 def add_image_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:

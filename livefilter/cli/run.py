@@ -24,6 +24,7 @@ from livefilter.cli.options import (
     write_json,
 )
 from livefilter.errors import ConfigError
+from livefilter.paths import check_paths, output_path
 
 if TYPE_CHECKING:
     from livefilter.audio.live import LiveAudio, LiveAudioConfig
@@ -42,6 +43,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(
             "no output: give --preview, --vcam, --record PATH, --stream URL or --null"
         )
+    source_config = SourceConfig(source=str(args.source), realtime=args.realtime,
+                                 size=args.size, fps=args.fps)
+    # Before any source opens: no output may be the source or another
+    # output, and each must be writable (one line now, not after the run).
+    stream_file = args.stream if args.stream and "://" not in args.stream else None
+    check_paths(
+        {"--source": Path(source_config.source) if source_config.kind == "file" else None},
+        {"--record": args.record and Path(args.record), "--stream": stream_file and
+         Path(stream_file), "--regions-json": args.regions_json,
+         "--stats-json": args.stats_json},
+        in_place=frozenset({"--record", "--stream"}),
+    )
     live = LiveConfig(
         detect_every=args.detect_every, max_stale=args.max_stale, duration=args.duration,
         delay=args.delay, cut_threshold=args.cut_threshold,
@@ -51,8 +64,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     tracker = tracker_config(args, live=True)
     redaction = redaction_config(args)
     manual = manual_regions(args)
-    source_config = SourceConfig(source=str(args.source), realtime=args.realtime,
-                                 size=args.size, fps=args.fps)
     audio_config = LiveAudioConfig(mode=args.audio or "mute", device=args.audio_source)
     if (args.audio_source is not None and source_config.kind == "file"
             and not source_config.realtime):
@@ -161,7 +172,7 @@ def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="send to a virtual camera (v4l2loopback); DEVICE e.g. /dev/video10, "
                        "default: the first one")
     group.add_argument("--vcam-backend", default=None, help=argparse.SUPPRESS)
-    group.add_argument("--record", default=None, metavar="PATH",
+    group.add_argument("--record", type=output_path, default=None, metavar="PATH",
                        help="record H.264 to PATH (.mkv or fragmented .mp4: playable even "
                        "if livefilter is killed)")
     group.add_argument("--record-size", type=size, default=None, metavar="WxH",
@@ -201,9 +212,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="stop after this long")
     group.add_argument("--stats-interval", type=finite_float, default=5.0, metavar="SECONDS",
                        help="print stats this often (default: %(default)s)")
-    group.add_argument("--stats-json", type=Path, default=None, metavar="PATH",
+    group.add_argument("--stats-json", type=output_path, default=None, metavar="PATH",
                        help="write final stats as JSON")
-    group.add_argument("--regions-json", type=Path, default=None, metavar="PATH",
+    group.add_argument("--regions-json", type=output_path, default=None, metavar="PATH",
                        help="write what was hidden in each frame as JSON")
     group.add_argument("-q", "--quiet", action="store_true", help="no stats lines")
     add_hiding_options(p, "fast", video=True)

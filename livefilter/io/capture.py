@@ -30,6 +30,7 @@ import numpy as np
 
 from livefilter.errors import ConfigError, InputError, SourceError
 from livefilter.frame import Frame
+from livefilter.io.probe import pick_video_stream
 
 __all__ = [
     "CameraSource",
@@ -156,9 +157,33 @@ class CameraSource:
         self._capture.release()
 
 
-class _PyAVSource:
-    """Frames of the first video stream of a container, decoded by PyAV.
+def _failure_text(name: str, what: str, exc: BaseException, *,
+                  timeout: tuple[float, float] | None, format_name: str = "") -> str:
+    """``what`` failed because of ``exc``, in words: a network source that
+    sent nothing until the timeout says so, not "Immediate exit requested"
+    (ffmpeg's name for its timeout callback)."""
+    if timeout is not None and isinstance(exc, av.error.ExitError):
+        seconds = timeout[0] if what == "cannot open" else timeout[1]
+        return f"no data from {name} for {seconds:g} s"
+    if what == "read failed" and format_name.startswith("mov") and "://" in name:
+        # An MP4 with its index at the end needs to seek there; over a plain
+        # HTTP stream (no range requests) it cannot.
+        return (f"read failed ({_reason(exc)}): an MP4 over HTTP needs its index at the front "
+                "(ffmpeg -i IN -c copy -movflags +faststart OUT) or a server that allows "
+                "seeking (range requests)")
+    return f"{what} ({_reason(exc)})"
 
+
+def _open_container(target: str, *, options: dict[str, str],
+                    timeout: tuple[float, float] | None) -> av.container.InputContainer:
+    return av.open(target, options=options, timeout=timeout, metadata_errors="ignore")
+
+
+class _PyAVSource:
+    """Frames of the video stream of a container, decoded by PyAV.
+
+    ``container``: one already opened (a URL is opened once to learn whether
+    it is a live stream or a finite file, then handed to the right class).
     The first audio stream is demuxed alongside; with :attr:`audio_tap` set
     (:meth:`livefilter.audio.live.LiveAudio.tap`) its decoded frames go there
     with a clock reading (:meth:`_audio_reading`), else they are dropped.
@@ -167,17 +192,20 @@ class _PyAVSource:
     audio_tap: Callable[[av.AudioFrame, float], None] | None = None
 
     def __init__(self, target: str, *, options: dict[str, str], timeout: tuple[float, float] | None,
-                 name: str) -> None:
+                 name: str, container: av.container.InputContainer | None = None) -> None:
         self.name = name
-        try:
-            self._container = av.open(target, options=options, timeout=timeout,
-                                      metadata_errors="ignore")
-        except (av.error.FFmpegError, OSError) as exc:
-            raise self._error(f"cannot open ({_reason(exc)})") from exc
-        if not self._container.streams.video:
+        self._timeout = timeout
+        if container is None:
+            try:
+                container = _open_container(target, options=options, timeout=timeout)
+            except (av.error.FFmpegError, OSError) as exc:
+                raise self._error(_failure_text(name, "cannot open", exc,
+                                                timeout=timeout)) from exc
+        self._container = container
+        stream, _others = pick_video_stream(self._container)
+        if stream is None:
             self._container.close()
             raise self._error("has no video stream")
-        stream = self._container.streams.video[0]
         # Slice threads only: with frame threads one damaged packet made the
         # decoder drop its neighbours silently (tests/test_bad_files.py).
         stream.thread_type = "SLICE"
@@ -217,13 +245,17 @@ class _PyAVSource:
             return 0.0
         return float(frame.pts * frame.time_base)
 
+    def _failure(self, what: str, exc: BaseException) -> str:
+        return _failure_text(self.name, what, exc, timeout=self._timeout,
+                             format_name=self._container.format.name)
+
     def _next_frame(self) -> tuple[np.ndarray, float] | None:
         try:
             frame = next(self._frames)
         except StopIteration:
             return None
         except (av.error.FFmpegError, OSError) as exc:
-            raise self._error(f"read failed ({_reason(exc)})") from exc
+            raise self._error(self._failure("read failed", exc)) from exc
         image = frame.to_ndarray(format="bgr24")
         rotation = round((getattr(frame, "rotation", 0) or 0) / 90) * 90 % 360
         if rotation == 90:
@@ -248,13 +280,28 @@ class _PyAVSource:
 class FileSource(_PyAVSource):
     """A video file. Timestamps are presentation times; ``live`` with realtime pacing."""
 
-    def __init__(self, config: SourceConfig) -> None:
+    def __init__(self, config: SourceConfig, *,
+                 container: av.container.InputContainer | None = None) -> None:
+        self.live = config.realtime
+        if container is not None:
+            # A finite file behind a URL (an MP4 over HTTP): read like a file.
+            super().__init__(config.source.strip(), options={},
+                             timeout=(config.open_timeout, config.read_timeout),
+                             name=config.source.strip(), container=container)
+            return
         path = Path(config.source).expanduser()
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, not a video file")
+        if path.exists() and not path.is_file():
+            raise InputError(
+                f"{path}: is not a regular file (a pipe or a device); to read from a pipe, "
+                "serve it as a stream instead, e.g. ffmpeg ... -f mpegts tcp://127.0.0.1:9000"
+                "?listen, then --source tcp://127.0.0.1:9000"
+            )
         if not path.is_file():
             raise InputError(f"{path}: no such file")
         if path.stat().st_size == 0:
             raise InputError(f"{path}: file is empty")
-        self.live = config.realtime
         super().__init__(str(path), options={}, timeout=None, name=str(path))
 
     def _error(self, text: str) -> Exception:
@@ -266,13 +313,12 @@ class StreamSource(_PyAVSource):
 
     live = True
 
-    def __init__(self, config: SourceConfig) -> None:
+    def __init__(self, config: SourceConfig, *,
+                 container: av.container.InputContainer | None = None) -> None:
         url = config.source.strip()
-        options = {"fflags": "nobuffer", "flags": "low_delay"}
-        if url.lower().startswith("rtsp"):
-            options["rtsp_transport"] = "tcp"
-        super().__init__(url, options=options,
-                         timeout=(config.open_timeout, config.read_timeout), name=url)
+        super().__init__(url, options=stream_options(url),
+                         timeout=(config.open_timeout, config.read_timeout), name=url,
+                         container=container)
 
     def _error(self, text: str) -> Exception:
         return SourceError(f"stream {self.name}: {text}")
@@ -303,13 +349,49 @@ class StreamSource(_PyAVSource):
         return float(frame.pts * frame.time_base) + self._pts_offset
 
 
+def stream_options(url: str) -> dict[str, str]:
+    options = {"fflags": "nobuffer", "flags": "low_delay"}
+    if url.lower().startswith("rtsp"):
+        options["rtsp_transport"] = "tcp"
+    return options
+
+
+def is_finite(container: av.container.InputContainer) -> bool:
+    """A URL that serves a file (an MP4 or MKV over HTTP, its length known)
+    rather than a live stream: it states a duration. Live streams (RTSP,
+    RTMP, MPEG-TS pushed as it is made, live HLS) have none."""
+    return bool(container.duration and container.duration > 0)
+
+
 def open_source(config: SourceConfig) -> Source:
-    """Open the source ``config`` names; :class:`SourceError` / :class:`InputError` if not."""
+    """Open the source ``config`` names; :class:`SourceError` / :class:`InputError` if not.
+
+    A URL is opened once; if it turns out to be a finite file it is read
+    like one (every frame, in order, ending at its end) instead of like a
+    live stream (newest frame wins, reconnected when it ends).
+    """
     kind = config.kind
     if kind == "camera":
         return CameraSource(config)
     if kind == "url":
-        return StreamSource(config)
+        url = config.source.strip()
+        timeout = (config.open_timeout, config.read_timeout)
+        try:
+            container = _open_container(url, options=stream_options(url), timeout=timeout)
+        except (av.error.FFmpegError, OSError) as exc:
+            text = _failure_text(url, "cannot open", exc, timeout=timeout)
+            raise SourceError(f"stream {url}: {text}") from exc
+        if not is_finite(container):
+            return StreamSource(config, container=container)
+        # A file: opened again without the live options (with "nobuffer"
+        # and "low_delay", an MP4 over HTTP decodes no frame at all).
+        container.close()
+        try:
+            container = _open_container(url, options={}, timeout=timeout)
+        except (av.error.FFmpegError, OSError) as exc:
+            text = _failure_text(url, "cannot open", exc, timeout=timeout)
+            raise InputError(f"{url}: {text}") from exc
+        return FileSource(config, container=container)
     return FileSource(config)
 
 

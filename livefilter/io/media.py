@@ -28,6 +28,7 @@ import numpy as np
 from livefilter.audio.transcode import AudioReencoder
 from livefilter.errors import ConfigError, InputError, LivefilterError, OutputError
 from livefilter.frame import Frame
+from livefilter.io.probe import Declared, Tally, describe_stream, iso_box_overrun, pick_video_stream
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -97,7 +98,10 @@ class AudioPacket:
 
 # A cut-off file is refused, not silently shortened; this is how a user who
 # wants the part that is there gets it (ffmpeg then rewrites the index).
-_TRUNCATED_HINT = "to anonymize the part that is there, re-mux it first: ffmpeg -i IN -c copy OUT"
+_TRUNCATED_HINT = (
+    "to anonymize the part that is there, add --allow-damaged, or re-mux it first: "
+    "ffmpeg -i IN -c copy OUT"
+)
 
 
 def _normalised_rotation(degrees: float) -> int:
@@ -113,21 +117,39 @@ class VideoReader:
     Files that cannot be anonymized whole are refused with :class:`InputError`
     (one line, naming the file): not a video, a still image, audio only, no
     decodable frame, or truncated (see :meth:`_check_not_truncated`).
+
+    Damage is refused too: when fewer frames or audio packets come out than
+    the container declares, or a stream stops short of the stated duration
+    (:mod:`livefilter.io.probe`), the iteration ends with an
+    :class:`InputError` naming the counts, so the caller discards its output.
+    With ``allow_damaged`` a damaged file is read as far as it goes and one
+    warning names the counts instead (``damage`` keeps them).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, allow_damaged: bool = False) -> None:
         self.path = Path(path)
+        self.allow_damaged = allow_damaged
         if not self.path.exists():
             raise InputError(f"{self.path}: no such file")
         if self.path.is_dir():
             raise InputError(f"{self.path}: is a directory, not a video file")
+        if not self.path.is_file():
+            # A FIFO or a device: the reader opens the file twice (a probe,
+            # then the pass) and checks it against its size; a pipe has none.
+            raise InputError(
+                f"{self.path}: is not a regular file (a pipe or a device); save the video to "
+                "a file first, or use `livefilter run --source` with a stream URL"
+            )
         if self.path.stat().st_size == 0:
             raise InputError(f"{self.path}: file is empty")
         self.decode_errors = 0
-        self._container = self._open()
+        self.damage: list[str] = []
+        self._header_damage: list[str] = []
+        self._container = self._open(announce=True)
         try:
             self._check_not_truncated()
             self.info = self._probe()
+            self._declared = self._read_declared()
         except BaseException:
             self._container.close()
             raise
@@ -136,33 +158,73 @@ class VideoReader:
         self._container.close()
         self._container = self._open()
 
-    def _open(self) -> av.container.InputContainer:
-        """Open the file and pick its video stream; refuse what is not a video."""
+    def _read_declared(self) -> Declared:
+        """What the container declares (of the probing demuxer, which is
+        closed afterwards). Matroska reads its cues (the index, at the end)
+        only when asked to seek, so it is asked to."""
+        if not self._container.format.name.startswith("mov"):
+            try:
+                self._container.seek(0, stream=self._video)
+            except (av.error.FFmpegError, OSError):
+                logger.debug("%s: cannot seek to read the index", self.path, exc_info=True)
+        return Declared.read(self._container, self._video, self._audio,
+                             1.0 / float(self.info.fps))
+
+    def _damaged(self, text: str) -> None:
+        """Damage seen before reading: refused, or noted with ``allow_damaged``."""
+        if not self.allow_damaged:
+            raise InputError(f"{self.path}: {text}; {_TRUNCATED_HINT}")
+        self._header_damage.append(text)
+
+    def _open(self, *, announce: bool = False) -> av.container.InputContainer:
+        """Open the file and pick its video stream; refuse what is not a video.
+
+        ``announce``: log which video stream was picked when there are
+        several (once, at the first of the two opens).
+        """
         try:
             container = av.open(str(self.path), metadata_errors="ignore")
         except (av.error.FFmpegError, UnicodeDecodeError) as exc:
             raise self._open_error(exc) from exc
         # Cover art (a still picture in an audio file) is a "video" stream
-        # for ffmpeg; it is not what anyone means by the video.
-        moving = [
-            stream for stream in container.streams.video
-            if not stream.disposition & av.stream.Disposition.attached_pic
-        ]
-        audio = list(container.streams.audio)
+        # for ffmpeg; it is not what anyone means by the video. Nor is a
+        # one-frame still stored as a video stream beside the real one.
+        video, others = pick_video_stream(container)
+        # A damaged header can leave a stream without a codec context.
+        audio = [stream for stream in container.streams.audio
+                 if stream.codec_context is not None]
+        unreadable_audio = len(container.streams.audio) - len(audio)
         format_name = container.format.name
-        if not moving:
+        if video is None:
+            damaged = any(not stream.disposition & av.stream.Disposition.attached_pic
+                          for stream in container.streams.video)
             container.close()
+            if damaged:
+                raise InputError(f"{self.path}: video stream header is damaged (no codec "
+                                 "parameters): cannot be decoded")
             what = " (audio only)" if audio else ""
             raise InputError(f"{self.path}: has no video stream{what}: nothing to anonymize")
         if format_name.endswith("_pipe") or format_name.startswith("image2"):
             # ffmpeg reads a lone PNG or JPEG as a one-frame video; turning a
             # photo into a 40 ms clip is never what the user meant.
-            codec = moving[0].codec_context.name.upper()
+            codec = video.codec_context.name.upper()
             container.close()
             raise InputError(
                 f"{self.path}: is a still image ({codec}), not a video: use `livefilter image`"
             )
-        self._video = moving[0]
+        if announce and others:
+            logger.warning(
+                "%s: %d video streams; anonymizing %s, leaving out %s",
+                self.path, len(others) + 1, describe_stream(video),
+                ", ".join(describe_stream(stream) for stream in others),
+            )
+        if announce and unreadable_audio:
+            try:
+                self._damaged(f"{unreadable_audio} audio stream(s) with a damaged header")
+            except InputError:
+                container.close()
+                raise
+        self._video = video
         # Slice threads only: with frame threads, a damaged packet makes the
         # decoder drop the frames in flight beside it without an error (seen
         # with H.264: 3 frames lost, none reported). The detector, not the
@@ -203,15 +265,23 @@ class VideoReader:
             needed = max((entry.pos + entry.size for entry in entries), default=0)
             if needed > size:
                 missing = sum(1 for entry in entries if entry.pos + entry.size > size)
-                raise InputError(
-                    f"{self.path}: truncated: the file ends {needed - size} bytes early and "
-                    f"{missing} of its {len(entries)} {stream.type} packets are missing; "
-                    f"{_TRUNCATED_HINT}"
+                self._damaged(
+                    f"truncated: the file ends {needed - size} bytes early and "
+                    f"{missing} of its {len(entries)} {stream.type} packets are missing"
                 )
+                return
+        # An MP4/MOV cut inside its index (moov at the end) may still open,
+        # with a few frames and no audio track: its boxes show the cut.
+        overrun = iso_box_overrun(self.path)
+        if overrun is not None:
+            kind, missing_bytes = overrun
+            self._damaged(f"truncated: the file ends {missing_bytes} bytes early, inside its "
+                          f"'{kind}' box")
 
     def _probe(self) -> VideoInfo:
         video = self._video
-        if video.codec_context.width <= 0 or video.codec_context.height <= 0:
+        context = video.codec_context
+        if context is None or context.width <= 0 or context.height <= 0:
             raise InputError(f"{self.path}: video stream has no frame size (corrupt header?)")
         fps = video.average_rate or video.guessed_rate or video.base_rate or Fraction(30)
         time_base = video.time_base or Fraction(1, 90000)
@@ -258,35 +328,35 @@ class VideoReader:
 
         A packet the decoder rejects (damage in the middle of a file) is
         skipped, like a player would: the frames around it keep their own
-        timestamps, so duration and audio sync are kept and the output has
-        that many frames fewer. The count is in ``decode_errors``, and one
-        warning says so at the end. An error of the demuxer itself (the
-        container is broken, not just one packet) raises :class:`InputError`.
+        timestamps, so duration and audio sync are kept. What was read is
+        then checked against what the container declares
+        (:meth:`_check_complete`): short of it, the file is damaged.
         """
         self.decode_errors = 0
+        tally = Tally(audio_streams=len(self._audio))
         index = 0
         audio_index = {stream.index: i for i, stream in enumerate(self._audio)}
         rotate = _ROTATIONS.get(self.info.rotation)
         stored_width, stored_height = self._stored_size
         frame_step = 1.0 / float(self.info.fps)
         timestamp = -frame_step
-        reached = 0.0  # the latest time any packet covers, in seconds
         try:
             packets = self._container.demux(self._video, *self._audio)
             for packet in packets:
-                if packet.pts is not None and packet.size:
-                    packet_end = (packet.pts + (packet.duration or 0)) * packet.time_base
-                    reached = max(reached, float(packet_end))
                 if packet.stream.type == "audio":
+                    which = audio_index[packet.stream.index]
+                    tally.audio_packet(which, packet)
                     if packet.dts is None or packet.size == 0:
                         continue
                     time = float(packet.pts * packet.time_base) if packet.pts is not None else 0.0
-                    yield AudioPacket(packet, audio_index[packet.stream.index], time)
+                    yield AudioPacket(packet, which, time)
                     continue
+                tally.video_packet(packet, frame_step)
                 try:
                     decoded = packet.decode()
                 except av.error.InvalidDataError as exc:
                     self.decode_errors += 1
+                    tally.decode_errors += 1
                     logger.debug("%s: damaged video packet (%s)", self.path, exc)
                     continue
                 for video_frame in decoded:
@@ -303,37 +373,36 @@ class VideoReader:
                         timestamp += frame_step  # no timing: assume the nominal rate
                     yield Frame(np.ascontiguousarray(image), index, timestamp)
                     index += 1
+                    tally.frames = index
         except av.error.FFmpegError as exc:
-            raise InputError(
-                f"{self.path}: cannot read past frame {index} ({_reason(exc)})"
-            ) from exc
-        self._check_complete(reached, index)
+            if not self.allow_damaged:
+                raise InputError(
+                    f"{self.path}: cannot read past frame {index} ({_reason(exc)}); "
+                    "add --allow-damaged to anonymize the frames before it"
+                ) from exc
+            tally.stopped_early = _reason(exc)
+        self._check_complete(tally)
 
-    def _check_complete(self, reached: float, frames: int) -> None:
-        """After the last packet: refuse a Matroska file that ended early; warn
-        once about damaged packets.
+    def _check_complete(self, tally: Tally) -> None:
+        """After the last packet: compare what was read with what the
+        container declares; refuse a short result, or with ``allow_damaged``
+        warn once with the counts.
 
         Matroska/WebM keep their index at the end, so a cut-off file is only
-        seen here: its header states the duration and the packets stop well
-        short of it. (The output is then discarded by the caller.)
+        seen here: its header states the duration and the packets stop short
+        of it. (The output is then discarded by the caller.)
         """
-        duration = self._container.duration
-        if self._container.format.name.startswith("matroska") and duration:
-            stated = duration / av.time_base
-            # Video packets in Matroska often carry no duration: allow for a
-            # last frame of up to a second (or two frame intervals).
-            slack = max(1.0, 2.0 / float(self.info.fps))
-            if reached < stated - slack:
-                raise InputError(
-                    f"{self.path}: truncated: its header says {stated:.2f} s but the "
-                    f"packets end at {reached:.2f} s; {_TRUNCATED_HINT}"
-                )
-        if self.decode_errors:
-            logger.warning(
-                "%s: %d damaged video packet(s) could not be decoded and were skipped; "
-                "the output has %d frames",
-                self.path, self.decode_errors, frames,
+        self.damage = self._header_damage + tally.shortfalls(self._declared)
+        if not self.damage:
+            return
+        what = "; ".join(self.damage)
+        if not self.allow_damaged:
+            raise InputError(
+                f"{self.path}: damaged: {what}; the output was not kept (add --allow-damaged "
+                "to keep what could be read)"
             )
+        logger.warning("%s: damaged: %s; kept what could be read (%d frames)",
+                       self.path, what, tally.frames)
 
     def close(self) -> None:
         self._container.close()
@@ -409,9 +478,17 @@ class VideoWriter:
             ]
             for out_stream in [self._video, *self._audio]:
                 out_stream.metadata.clear()
+            # The header now, not at the first packet: a container that
+            # cannot hold the audio (FLAC in .mov) is refused before any
+            # frame is decoded, not after a run.
+            self._container.start_encoding()
         except (av.error.FFmpegError, ValueError) as exc:
             self.abort()
-            raise OutputError(f"{self.path}: cannot set up the encoder ({_reason(exc)})") from exc
+            codecs = ", ".join(sorted({t.codec_context.name for t in audio_templates or []}))
+            what = f"; its audio ({codecs}) may not fit this container" if codecs else ""
+            raise OutputError(
+                f"{self.path}: cannot set up the output ({_reason(exc)}){what}; try .mkv"
+            ) from exc
         self._pending_audio: deque[AudioPacket] = deque()
         self._last_pts: int | None = None
         self.frames_written = 0

@@ -151,6 +151,7 @@ class _Encoder:
         self._what, self._error_type = what, error
         self._container = None
         self._stream = None
+        self._failed = False
         self._first_timestamp: float | None = None
         self._last_pts = -1
         self._time_base = Fraction(1, 1000)
@@ -198,6 +199,7 @@ class _Encoder:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
         except (av.error.FFmpegError, OSError) as exc:
+            self._failed = True
             raise self._error_type(f"{self._what}: write failed ({_reason(exc)})") from exc
 
     def _write_audio(self, until: float) -> None:
@@ -222,6 +224,9 @@ class _Encoder:
             with contextlib.suppress(self._error_type):
                 self._write_audio(self._last_timestamp + self._frame_interval)
         container, self._container = self._container, None
+        # After a failed write (a full disk) the flush fails the same way:
+        # the write error is the one line the user gets, not three.
+        report = logger.debug if self._failed else logger.warning
         try:
             if self._audio is not None:
                 for packet in self._audio.flush():
@@ -230,14 +235,14 @@ class _Encoder:
                 for packet in self._stream.encode(None):
                     container.mux(packet)
         except (av.error.FFmpegError, OSError) as exc:
-            logger.warning("%s: could not flush the encoder (%s)", self._what, _reason(exc))
+            report("%s: could not flush the encoder (%s)", self._what, _reason(exc))
         finally:
             self._stream = None
             self._audio = None
             try:
                 container.close()
             except (av.error.FFmpegError, OSError) as exc:
-                logger.warning("%s: could not finish (%s)", self._what, _reason(exc))
+                report("%s: could not finish (%s)", self._what, _reason(exc))
 
     def _abandon(self) -> None:
         if self._container is not None:
@@ -488,7 +493,8 @@ class SinkRunner(threading.Thread):
                 self.written += 1
         except BaseException as exc:
             self.error = exc
-            logger.error("%s failed: %s", self.sink.name, " ".join(str(exc).split()))
+            # Reported once by the pipeline (or its error line), not here.
+            logger.debug("%s failed: %s", self.sink.name, " ".join(str(exc).split()))
         finally:
             try:
                 self.sink.close()
