@@ -54,8 +54,8 @@ def test_a_face_with_no_person_box_grows_a_body_and_a_person_box_wins():
     face = Detections(np.array([[100, 100, 140, 150]], np.float32), np.array([0.9], np.float32))
     alone = people_regions(face, Detections.empty(), 640, 640)
     assert len(alone) == 1
-    x1, y1, x2, y2 = alone.xyxy[0]
-    assert y2 == pytest.approx(150 + BODY.bottom * 50) and x1 == pytest.approx(100 - BODY.side * 40)
+    np.testing.assert_allclose(alone.xyxy[0], [100 - BODY.side * 40, 100 - BODY.top * 50,
+                                               140 + BODY.side * 40, 150 + BODY.bottom * 50])
     person = Detections(np.array([[60, 90, 190, 500]], np.float32), np.array([0.8], np.float32))
     held = people_regions(face, person, 640, 640)
     # One region for the person: its box, joined with the head poking out above it.
