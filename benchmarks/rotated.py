@@ -38,11 +38,7 @@ if str(REPO) not in sys.path:
 
 from scoring import COVERED_SHARE, covered_share, over_blur  # noqa: E402
 
-from livefilter.boxes import (  # noqa: E402
-    nms_xyxy,
-    suppress_across_groups,
-    xywh_to_xyxy,
-)
+from livefilter.boxes import nms_xyxy, xywh_to_xyxy  # noqa: E402
 from livefilter.detect import DetectorConfig  # noqa: E402
 from livefilter.detect.centerface import CenterFaceDetector  # noqa: E402
 from livefilter.detect.multipass import PRESETS, MultiPassDetector, cycle_length  # noqa: E402
@@ -57,7 +53,6 @@ SETS = ("wider_dev", "wider_crowds")
 ANGLES = (0, 90, 180, 270)
 _CODES = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 TURNED_MIN_SCORES = (0.0, 0.2, 0.3)
-OVERLAPS = (0.5,)
 
 
 def turn(image: np.ndarray, faces: np.ndarray, angle: int) -> tuple[np.ndarray, np.ndarray]:
@@ -76,34 +71,21 @@ def turn(image: np.ndarray, faces: np.ndarray, angle: int) -> tuple[np.ndarray, 
 
 
 def halves(video: bool) -> tuple[MultiPassDetector, MultiPassDetector]:
-    """The upright passes of ``thorough`` and (photo) its turned passes or
-    (video, where the turned passes alone leave calls idle) the whole preset."""
+    """The upright and the turned passes of ``thorough``, as two detectors."""
     preset = PRESETS["thorough"]
     centerface = CenterFaceDetector(model_path(), DetectorConfig(kind="centerface"))
     passes = preset.passes_for(video=video)
     upright = tuple(p for p in passes if p.rotate == 0)
     turned = tuple(p for p in passes if p.rotate != 0)
     field = "video_passes" if video else "passes"
-    other = preset if video else replace(preset, passes=turned)
     return (MultiPassDetector(centerface, replace(preset, **{field: upright}), video=video),
-            MultiPassDetector(centerface, other, video=video))
+            MultiPassDetector(centerface, replace(preset, **{field: turned}), video=video))
 
 
 def merged(parts: list[Detections], iou: float) -> Detections:
     both = Detections.merge(parts)
     keep = nms_xyxy(both.xyxy, both.scores, iou)
     return both[keep]
-
-
-def across_turns(upright: Detections, turned: Detections, iou: float,
-                 overlap: float) -> Detections:
-    """Merged, then one face seen both ways round keeps its better-scored
-    box (what the preset's ``turned_overlap`` does)."""
-    both = Detections.merge([upright, turned])
-    is_turned = np.arange(len(both)) >= len(upright)
-    keep = nms_xyxy(both.xyxy, both.scores, iou)
-    both, is_turned = both[keep], is_turned[keep]
-    return both[suppress_across_groups(both.xyxy, both.scores, is_turned, overlap)]
 
 
 class Tally:
@@ -126,50 +108,29 @@ class Tally:
                 "over_blur": round(self.over_blur / max(1, self.images), 4)}
 
 
-def _cached(cache: Path | None, key: str, compute) -> Detections:
-    """``compute()``, or its result saved under ``cache`` by an earlier run
-    (variants of the merge are then scored without running the network)."""
-    if cache is None:
-        return compute()
-    path = cache / f"{key}.npz"
-    if path.is_file():
-        saved = np.load(path)
-        return Detections(saved["xyxy"], saved["scores"])
-    found = compute()
-    cache.mkdir(parents=True, exist_ok=True)
-    np.savez(path, xyxy=found.xyxy, scores=found.scores)
-    return found
-
-
-def score_set(data: Path, name: str, every: int, angles: tuple[int, ...],
-              cache: Path | None = None) -> dict:
+def score_set(data: Path, name: str, every: int, angles: tuple[int, ...]) -> dict:
     upright, turned = halves(video=False)
     iou = upright.preset.nms_iou
     mask = upright.preset.mask_scale
     root = data / name
     labels = json.loads((root / "labels.json").read_text())["images"][::every]
-    rows = ["upright passes"]
-    for score in TURNED_MIN_SCORES:
-        row = f"thorough, turned >= {score}" if score else "thorough"
-        rows += [row] + [f"{row}, across turns {overlap}" for overlap in OVERLAPS]
+    rows = ["upright passes"] + [f"thorough, turned >= {s}" if s else "thorough"
+                                 for s in TURNED_MIN_SCORES]
     tallies = {(angle, row): Tally() for angle in angles for row in rows}
     seconds = {"upright": 0.0, "turned": 0.0}
     runs = 0
-    for number, entry in enumerate(labels):
+    for entry in labels:
         photo = cv2.imread(str(root / entry["image"]))
         faces = xywh_to_xyxy(np.asarray(entry["faces_xywh"], np.float32).reshape(-1, 4))
         heights = faces[:, 3] - faces[:, 1]
         for angle in angles:
             image, boxes = turn(photo, faces, angle)
             height, width = image.shape[:2]
-            key = f"{name}-{every}-{number}-{angle}"
             started = time.perf_counter()
-            found_upright = _cached(cache, key + "-upright",
-                                    lambda image=image: upright.detect_run(image, 0))
+            found_upright = upright.detect_run(image, 0)
             seconds["upright"] += time.perf_counter() - started
             started = time.perf_counter()
-            found_turned = _cached(cache, key + "-turned",
-                                   lambda image=image: turned.detect_run(image, 0))
+            found_turned = turned.detect_run(image, 0)
             seconds["turned"] += time.perf_counter() - started
             runs += 1
             found = {"upright passes": found_upright}
@@ -177,9 +138,6 @@ def score_set(data: Path, name: str, every: int, angles: tuple[int, ...],
                 kept = found_turned[found_turned.scores >= score]
                 row = f"thorough, turned >= {score}" if score else "thorough"
                 found[row] = merged([found_upright, kept], iou)
-                for overlap in OVERLAPS:
-                    found[f"{row}, across turns {overlap}"] = across_turns(
-                        found_upright, kept, iou, overlap)
             for row, detections in found.items():
                 tallies[(angle, row)].add(boxes, heights,
                                           regions_from_faces(detections.xyxy, mask),
@@ -194,8 +152,8 @@ def score_set(data: Path, name: str, every: int, angles: tuple[int, ...],
 
 
 def time_video(data: Path, frames: int = 16) -> dict[str, float]:
-    """ms per 1280x720 frame of the upright video passes and of all of them,
-    over whole cycles, fastest of 2 tries per frame."""
+    """ms per 1280x720 frame of each half of the video passes, over whole
+    cycles, fastest of 2 tries per frame."""
     capture = cv2.VideoCapture(str(data / "clips" / "clip00_1280x720.mp4"))
     images = []
     while len(images) < frames:
@@ -205,7 +163,7 @@ def time_video(data: Path, frames: int = 16) -> dict[str, float]:
         images.append(image)
     capture.release()
     result = {}
-    for label, detector in zip(("upright", "all"), halves(video=True), strict=True):
+    for label, detector in zip(("upright", "turned"), halves(video=True), strict=True):
         cycle = cycle_length(detector.passes)
         for i in range(cycle):
             detector.detect_run(images[0], i)
@@ -228,16 +186,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=1, help="every N-th photo of each set")
     parser.add_argument("--angles", default="0,90,180,270")
     parser.add_argument("--no-video", action="store_true", help="skip the 720p frame timing")
-    parser.add_argument("--cache", type=Path, default=None,
-                        help="save each photo's detections here and reuse them on the next "
-                        "run (its times are then not the network's)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     angles = tuple(int(a) for a in args.angles.split(","))
     report: dict = {"load_average": os.getloadavg()}
     for name in SETS:
         started = time.perf_counter()
-        report[name] = score_set(args.data, name, args.every, angles, args.cache)
+        report[name] = score_set(args.data, name, args.every, angles)
         print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
         print(json.dumps(report[name], indent=1), flush=True)
     if not args.no_video:

@@ -13,7 +13,6 @@ __all__ = [
     "inside_share_xyxy",
     "iou_matrix_xyxy",
     "nms_xyxy",
-    "suppress_across_groups",
     "xywh_to_xyxy",
     "xyxy_clip",
     "xyxy_scale_about_centre",
@@ -107,24 +106,3 @@ def xyxy_unrotate(xyxy: np.ndarray, rotate: int, width: int, height: int) -> np.
     else:
         raise ValueError(f"rotate: expected 0, 90, 180 or 270, got {rotate!r}")
     return np.stack(out, axis=1).astype(np.float32)
-
-
-def suppress_across_groups(xyxy: np.ndarray, scores: np.ndarray, groups: np.ndarray,
-                           overlap: float) -> np.ndarray:
-    """``(N,) bool`` boxes kept when, best first, each kept box drops the
-    lower-scoring boxes *of other groups* that share at least ``overlap`` of
-    the smaller of the two (intersection over the smaller area).
-
-    Used for one face seen both upright and turned round: the two boxes fit
-    it differently (IoU too low for NMS), and the better-scored one is kept.
-    """
-    xyxy = np.asarray(xyxy, np.float32).reshape(-1, 4)
-    scores = np.asarray(scores, np.float32).reshape(-1)
-    groups = np.asarray(groups).reshape(-1)
-    inside = inside_share_xyxy(xyxy, xyxy)
-    share = np.maximum(inside, inside.T)
-    keep = np.ones(len(xyxy), bool)
-    for i in np.argsort(-scores, kind="stable"):
-        if keep[i]:
-            keep[(groups != groups[i]) & (share[i] >= overlap) & (scores < scores[i])] = False
-    return keep

@@ -87,24 +87,3 @@ def test_thorough_finds_a_face_lying_sideways_or_upside_down(angle):
     turned_only = replace(PRESETS["thorough"],
                           passes=tuple(p for p in PRESETS["thorough"].passes if p.rotate))
     assert share(MultiPassDetector(thorough.centerface, turned_only), threshold=0.8) >= 0.99
-
-
-def test_one_face_seen_both_ways_round_keeps_its_better_box():
-    from livefilter.boxes import suppress_across_groups
-
-    # A sideways face: the turned pass's box fits it (score 0.9); an upright
-    # pass's taller box mostly over it (IoU under NMS's 0.3) is dropped, as
-    # is nothing of the same group or apart from it.
-    boxes = np.array([[100, 100, 200, 150],   # turned, fits
-                      [120, 80, 180, 190],    # upright, same face, worse fit
-                      [300, 100, 340, 150],   # upright, another face
-                      [105, 105, 150, 145]],  # turned, inside the first: same group
-                     np.float32)
-    scores = np.array([0.9, 0.4, 0.5, 0.3], np.float32)
-    turned = np.array([True, False, False, True])
-    assert iou_matrix_xyxy(boxes[:1], boxes[1:2])[0, 0] < 0.5
-    keep = suppress_across_groups(boxes, scores, turned, 0.5)
-    assert keep.tolist() == [True, False, True, True]
-    # The better-scored box wins whichever way round it was found.
-    keep = suppress_across_groups(boxes, np.array([0.3, 0.9, 0.5, 0.2], np.float32), turned, 0.5)
-    assert keep.tolist() == [False, True, True, False]

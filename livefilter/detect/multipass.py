@@ -1,10 +1,9 @@
 """Several CenterFace passes over one frame, merged: the quality presets.
 
-One full-frame pass at a single resolution misses three kinds of faces:
-small ones (too few network pixels), some turned or partly hidden ones (the
+One full-frame pass at a single resolution misses two kinds of faces: small
+ones (too few network pixels) and some turned or partly hidden ones (the
 network is not mirror-symmetric, so the mirrored image gives a second
-chance) and faces lying sideways or upside down (a pass on the frame turned
-round brings them upright). A :class:`MultiPassDetector` runs the passes of a
+chance). A :class:`MultiPassDetector` runs the passes of a
 :class:`QualityPreset` and merges them:
 
 1. every pass returns candidates down to the lowest threshold of the preset,
@@ -35,7 +34,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from livefilter.boxes import nms_xyxy, suppress_across_groups, xyxy_unrotate
+from livefilter.boxes import nms_xyxy, xyxy_unrotate
 from livefilter.detect.base import round_to_multiple
 from livefilter.detect.centerface import CenterFaceDetector
 from livefilter.detect.tiles import cut_by_internal_border, drop_cut_duplicates, tile_grid
@@ -234,10 +233,6 @@ class QualityPreset:
         mask_scale: the hidden region's size relative to the face box that
             these thresholds were chosen with; used when the user gives none.
         nms_iou: IoU above which boxes from all passes are merged.
-        turned_overlap: when more than 0, a box of an upright pass and one
-            of a turned pass that share this much of the smaller box are one
-            face seen both ways round: the lower-scored box is dropped
-            (:func:`~livefilter.boxes.suppress_across_groups`).
         video_min_scores: ``(height, score)`` pairs in increasing height: a
             box of a video frame at least ``height`` frame pixels tall needs
             at least ``score`` (on top of the thresholds above).
@@ -253,7 +248,6 @@ class QualityPreset:
     large_threshold: float = 0.5
     mask_scale: float = 1.6
     nms_iou: float = 0.3
-    turned_overlap: float = 0.0
     video_min_scores: tuple[tuple[float, float], ...] = (
         (24.0, 0.15), (48.0, 0.2), (96.0, 0.3), (128.0, 0.4),
     )
@@ -291,10 +285,6 @@ class QualityPreset:
         if not 1.0 <= self.mask_scale <= 4.0:
             raise ConfigError(
                 f"preset {self.name}: mask_scale: expected 1.0..4.0, got {self.mask_scale!r}"
-            )
-        if not 0.0 <= self.turned_overlap <= 1.0:
-            raise ConfigError(
-                f"preset {self.name}: turned_overlap: expected 0..1, got {self.turned_overlap!r}"
             )
         if not 0.0 < self.nms_iou <= 1.0:
             raise ConfigError(
@@ -561,7 +551,6 @@ class MultiPassDetector:
         scores: list[np.ndarray] = []
         needs: list[np.ndarray] = []
         cuts: list[np.ndarray] = []
-        turned: list[np.ndarray] = []
         for run in self.plan(width, height, run_index):
             spec = self.passes[run.pass_index]
             x1, y1, x2, y2 = run.region
@@ -597,20 +586,14 @@ class MultiPassDetector:
             scores.append(found.scores[sized])
             needs.append(need[sized])
             cuts.append(cut[sized])
-            turned.append(np.full(int(sized.sum()), run.rotate != 0))
         if not boxes:
             return Detections.empty()
         xyxy = np.concatenate(boxes)
         score = np.concatenate(scores)
         cut = np.concatenate(cuts)
-        was_turned = np.concatenate(turned)
         strong = score >= np.concatenate(needs)
-        xyxy, score, cut, was_turned = xyxy[strong], score[strong], cut[strong], was_turned[strong]
+        xyxy, score, cut = xyxy[strong], score[strong], cut[strong]
         whole = drop_cut_duplicates(xyxy, cut)
-        xyxy, score, was_turned = xyxy[whole], score[whole], was_turned[whole]
+        xyxy, score = xyxy[whole], score[whole]
         keep = nms_xyxy(xyxy, score, preset.nms_iou)
-        xyxy, score, was_turned = xyxy[keep], score[keep], was_turned[keep]
-        if preset.turned_overlap > 0 and was_turned.any():
-            one_way = suppress_across_groups(xyxy, score, was_turned, preset.turned_overlap)
-            xyxy, score = xyxy[one_way], score[one_way]
-        return Detections(xyxy, score)
+        return Detections(xyxy[keep], score[keep])
