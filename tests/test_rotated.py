@@ -87,3 +87,28 @@ def test_thorough_finds_a_face_lying_sideways_or_upside_down(angle):
     turned_only = replace(PRESETS["thorough"],
                           passes=tuple(p for p in PRESETS["thorough"].passes if p.rotate))
     assert share(MultiPassDetector(thorough.centerface, turned_only), threshold=0.8) >= 0.99
+
+
+def test_boxes_found_the_other_way_round_need_more():
+    from livefilter.detect.multipass import sure_one_way_round
+
+    def box(i: int) -> list[float]:
+        return [100.0 * i, 0.0, 100.0 * i + 50, 60.0]
+
+    xyxy = np.array([box(i) for i in range(5)], np.float32)
+    # Upright-looking: two confident upright faces, none turned.
+    scores = np.array([0.6, 0.7, 0.15, 0.25, 0.12], np.float32)
+    turned = np.array([False, False, True, True, False])
+    assert sure_one_way_round(xyxy, scores, turned, 0.3).tolist() == [
+        True, True, False, True, True]
+    # Turned-looking: two confident turned faces, one upright.
+    scores = np.array([0.8, 0.9, 0.12, 0.25, 0.35], np.float32)
+    turned = np.array([True, True, True, False, False])
+    assert sure_one_way_round(xyxy, scores, turned, 0.3).tolist() == [
+        True, True, True, False, True]
+    # One face found by several upright passes counts once: 2 turned faces
+    # outnumber it, so the weak upright box elsewhere needs 0.3.
+    xyxy = np.array([box(0)] * 3 + [box(1), box(2), box(3)], np.float32)
+    scores = np.array([0.9, 0.9, 0.9, 0.8, 0.7, 0.25], np.float32)
+    turned = np.array([False, False, False, True, True, False])
+    assert sure_one_way_round(xyxy, scores, turned, 0.3).tolist() == [True] * 5 + [False]
