@@ -17,6 +17,7 @@ __all__ = [
     "xyxy_clip",
     "xyxy_scale_about_centre",
     "xyxy_to_xywh",
+    "xyxy_unrotate",
 ]
 
 
@@ -86,3 +87,22 @@ def nms_xyxy(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.n
         xywh.tolist(), np.asarray(scores, np.float32).tolist(), 0.0, float(iou_threshold)
     )
     return np.asarray(keep, dtype=np.int64).reshape(-1)
+
+
+def xyxy_unrotate(xyxy: np.ndarray, rotate: int, width: int, height: int) -> np.ndarray:
+    """Boxes found on an image turned ``rotate`` degrees clockwise (0, 90,
+    180, 270; as ``cv2.rotate`` turns it), mapped back to the unturned image
+    of ``width x height`` pixels."""
+    b = np.asarray(xyxy, np.float32).reshape(-1, 4)
+    u1, v1, u2, v2 = b.T
+    if rotate == 0:
+        return b.copy()
+    if rotate == 90:  # (x, y) -> (height - y, x)
+        out = [v1, height - u2, v2, height - u1]
+    elif rotate == 180:  # (x, y) -> (width - x, height - y)
+        out = [width - u2, height - v2, width - u1, height - v1]
+    elif rotate == 270:  # (x, y) -> (y, width - x)
+        out = [width - v2, u1, width - v1, u2]
+    else:
+        raise ValueError(f"rotate: expected 0, 90, 180 or 270, got {rotate!r}")
+    return np.stack(out, axis=1).astype(np.float32)

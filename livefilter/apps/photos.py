@@ -12,6 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from livefilter.apps.hiding import hide_regions
 from livefilter.detect import Detector
+from livefilter.detect.targets import TargetDetector
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, InputError, OutputError
 from livefilter.paths import same_file
@@ -101,8 +102,13 @@ def _to_rgb8(image: Image.Image) -> np.ndarray:
 def find_faces(
     path: Path, image_bgr: np.ndarray, detector: Detector, redaction: RedactionConfig
 ) -> PhotoResult:
-    faces = detector.detect(image_bgr)
-    regions = regions_from_faces(faces.xyxy, redaction.mask_scale)
+    if isinstance(detector, TargetDetector):
+        # --hide heads or people: the regions come grown from the faces.
+        faces, grown = detector.find(image_bgr)
+        regions = regions_from_faces(grown.xyxy, redaction.mask_scale)
+    else:
+        faces = detector.detect(image_bgr)
+        regions = regions_from_faces(faces.xyxy, redaction.mask_scale)
     height, width = image_bgr.shape[:2]
     return PhotoResult(Path(path), width, height, faces, regions)
 

@@ -111,14 +111,21 @@ def add_hold_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -
 def add_redaction_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("redaction")
     group.add_argument(
+        "--hide", choices=("faces", "heads", "people"), default="faces",
+        help="what is hidden: faces; heads (the whole head with hair, ears and neck); "
+        "people (whole bodies: the YOLOX-Nano person detector, and a body grown from each "
+        "face it does not find) (default: %(default)s)",
+    )
+    group.add_argument(
         "--method", choices=("blur", "pixelate", "solid"), default="blur",
         help="how faces are hidden: blur (a striped smear of the surroundings), pixelate "
         "(blocks of it) or solid (dark bars); none reads the face's own pixels "
         "(default: %(default)s)",
     )
     group.add_argument(
-        "--shape", choices=("ellipse", "box"), default="ellipse",
-        help="shape of each hidden region (default: %(default)s)",
+        "--shape", choices=("ellipse", "box"), default=None,
+        help="shape of each hidden region (default: ellipse; box with --hide people, so a "
+        "body's shoulders and feet are not left in the corners)",
     )
     group.add_argument(
         "--mask-scale", type=finite_float, default=None, metavar="FACTOR",
@@ -162,9 +169,17 @@ def redaction_config(args: argparse.Namespace) -> Any:
     from livefilter.detect import preset_mask_scale
     from livefilter.regions import RedactionConfig
 
-    kwargs: dict[str, Any] = {"method": args.method, "shape": args.shape}
+    hide = getattr(args, "hide", "faces")
+    shape = args.shape or ("box" if hide == "people" else "ellipse")
+    kwargs: dict[str, Any] = {"method": args.method, "shape": shape}
     mask_scale = args.mask_scale
-    if mask_scale is None:
+    if hide != "faces":
+        # Heads and bodies are grown from the face box by measured
+        # proportions; the regions the detector gives are hidden as they are.
+        if mask_scale is not None:
+            raise ConfigError(f"mask-scale: only with --hide faces, got it with --hide {hide}")
+        mask_scale = 1.0
+    elif mask_scale is None:
         mask_scale = preset_mask_scale(detector_config(args))
     if mask_scale is not None:
         kwargs["mask_scale"] = mask_scale
@@ -172,9 +187,10 @@ def redaction_config(args: argparse.Namespace) -> Any:
 
 
 def build_detector(args: argparse.Namespace) -> Any:
-    from livefilter.detect import build_detector
+    """The detector of the ``--hide`` target (faces, heads or people)."""
+    from livefilter.detect import build_target_detector
 
-    return build_detector(detector_config(args))
+    return build_target_detector(detector_config(args), getattr(args, "hide", "faces"))
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

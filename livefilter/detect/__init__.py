@@ -12,6 +12,7 @@ __all__ = [
     "Detector",
     "DetectorConfig",
     "build_detector",
+    "build_target_detector",
     "calls_per_cycle",
     "preset_mask_scale",
 ]
@@ -39,7 +40,10 @@ def calls_per_cycle(detector: Detector) -> int:
     calls; 1 for a detector that does the same on every call.
     """
     from livefilter.detect.multipass import MultiPassDetector
+    from livefilter.detect.targets import TargetDetector
 
+    if isinstance(detector, TargetDetector):
+        return calls_per_cycle(detector.faces)
     return detector.cycle_length if isinstance(detector, MultiPassDetector) else 1
 
 
@@ -79,3 +83,36 @@ def build_detector(config: DetectorConfig) -> Detector:
     from livefilter.detect.cascade import CascadeDetector
 
     return CascadeDetector(config)
+
+
+def build_target_detector(config: DetectorConfig, hide: str) -> Detector:
+    """The detector of ``--hide`` target ``hide``: the face detector for
+    ``faces``, wrapped in a :class:`~livefilter.detect.targets.TargetDetector`
+    for ``heads`` and ``people``.
+
+    ``people`` without the person model raises :class:`ModelMissingError`
+    saying how to fetch it: whole bodies were asked for, and hiding only
+    faces instead would be less protection than asked for.
+    """
+    from livefilter.detect.targets import HIDE_TARGETS, TargetDetector
+    from livefilter.errors import ConfigError
+
+    if hide not in HIDE_TARGETS:
+        raise ConfigError(f"hide: expected one of {', '.join(HIDE_TARGETS)}; got {hide!r}")
+    persons = None
+    if hide == "people":
+        from livefilter.models import YOLOX_NANO, model_path
+
+        try:
+            path = model_path(YOLOX_NANO)
+        except ModelMissingError as exc:
+            raise ModelMissingError(
+                f"--hide people needs the person model: {exc}"
+            ) from exc
+        from livefilter.detect.people import PersonDetector
+
+        persons = PersonDetector(path, threads=config.threads)
+    faces = build_detector(config)
+    if hide == "faces":
+        return faces
+    return TargetDetector(faces, hide, persons=persons)  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from livefilter.boxes import nms_xyxy
+from livefilter.boxes import nms_xyxy, xyxy_unrotate
 from livefilter.detect.base import round_to_multiple
 from livefilter.detect.centerface import CenterFaceDetector
 from livefilter.detect.tiles import cut_by_internal_border, drop_cut_duplicates, tile_grid
@@ -50,9 +50,27 @@ __all__ = [
     "TilePass",
     "cycle_length",
     "runs_to_cover",
+    "sure_one_way_round",
 ]
 
 logger = logging.getLogger(__name__)
+
+# Clockwise turns a pass may run at, and OpenCV's code for each.
+_ROTATIONS = {0: None, 90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
+              270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+# Which way up a frame looks: the passes (upright or turned) that found more
+# faces at this score or above. Boxes found the other way round then need
+# more: a turned pass's box 0.2 on an upright-looking frame, an upright
+# pass's box 0.3 on a turned-looking one. Measured on turned copies of every
+# 25th photo of wider_dev and wider_crowds (benchmarks/rotated.py): the
+# upright passes find many false faces on a turned photo (over-blur at 90
+# degrees 3.7 % and 3.9 % against 2.3 % and 1.2 % upright), the turned
+# passes some on an upright one (+1.1 and +1.3 points at threshold 0.1).
+# This rule: upright +0.3 and +0.5 points, 90 degrees 3.4 % and 3.6 %; asking
+# 0.4 or 0.5 of the upright boxes cut 90 degrees to 3.2-3.3 % but lost faces
+# on an upright photo taken for a turned one (covered 1.000 -> 0.989).
+_ORIENTATION_SCORE = 0.5
+_OTHER_WAY_MIN_SCORE = {True: 0.2, False: 0.3}  # by "the box is from a turned pass"
 
 @dataclass(frozen=True, kw_only=True)
 class _PassSpec:
@@ -63,6 +81,11 @@ class _PassSpec:
         max_width: cap on the network width in pixels (``0``: no cap), so a
             live preset costs the same on a 4K frame as on a 720p one.
         flip: run on the horizontally mirrored image (boxes are mapped back).
+        rotate: run on the image turned this many degrees clockwise (0, 90,
+            180, 270; boxes are mapped back), for faces lying sideways or
+            upside down, which CenterFace, trained on upright faces, misses.
+            ``min_face`` and ``max_face`` then apply to the face's height as
+            the network saw it (across the frame for 90 and 270).
         min_face, max_face: keep only boxes whose height in frame pixels is
             in ``[min_face, max_face)``; a pass is kept to the sizes it finds
             well, the others come from the other passes.
@@ -80,6 +103,7 @@ class _PassSpec:
     scale: float = 1.0
     max_width: int = 0
     flip: bool = False
+    rotate: int = 0
     min_face: float = 0.0
     max_face: float = math.inf
     min_score: float = 0.0
@@ -96,6 +120,8 @@ class _PassSpec:
                 f"{owner}.offsets: expected distinct values in 0..{self.every - 1}, "
                 f"got {self.offsets!r}"
             )
+        if self.rotate not in _ROTATIONS:
+            raise ConfigError(f"{owner}.rotate: expected 0, 90, 180 or 270, got {self.rotate!r}")
         if not 0.1 <= self.scale <= 4.0:
             raise ConfigError(f"{owner}.scale: expected 0.1..4.0, got {self.scale!r}")
         if not 0.0 <= self.min_score < 1.0:
@@ -357,6 +383,11 @@ _UPSCALED = FramePass(scale=1.5, max_width=2560)
 _THREE_QUARTERS = FramePass(scale=0.75, min_face=32)
 _FIVE_EIGHTHS = FramePass(scale=0.625, min_face=32)
 _HALF = FramePass(scale=0.5, min_face=48)
+# Faces lying sideways or upside down (people lying on the ground, a camera
+# held sideways): CenterFace, trained on upright faces, finds almost none
+# of them; the frame turned a quarter, a half and three quarters round
+# brings each back upright for one full-resolution pass.
+_TURNED = tuple(FramePass(scale=1.0, rotate=angle) for angle in (90, 180, 270))
 
 # Score a box needs by size (see QualityPreset), shared by the multi-scale
 # presets: 0.1, but 0.2 for boxes the network saw under 16 px or that are
@@ -419,6 +450,7 @@ PRESETS: dict[str, QualityPreset] = {
             _FIVE_EIGHTHS,
             _HALF,
             _EDGE_CUT_GIANTS,
+            *_TURNED,
         ),
         # On video the passes take turns over 8 frames, about 43 ms of
         # network time a frame at 720p instead of 377 ms; the look-ahead of
@@ -436,6 +468,10 @@ PRESETS: dict[str, QualityPreset] = {
             replace(_EDGE_CUT_GIANTS, every=2, offsets=(1,)),
             replace(_THREE_QUARTERS, every=8, offsets=(2,)),
             replace(_FIVE_EIGHTHS, every=8, offsets=(6,)),
+            # The turned passes on the frames that run only the giant pass,
+            # at 0.75x (a turned pass costs about as much as the 0.75x one).
+            *(replace(spec, scale=0.75, every=8, offsets=(offset,))
+              for spec, offset in zip(_TURNED, (3, 7, 5), strict=True)),
         ),
         **_SIZE_RULES,
     ),
@@ -447,7 +483,8 @@ class PlannedRun:
     """One network run of a detect() call: which pass, on which part of the frame.
 
     ``region`` is ``x1, y1, x2, y2`` in frame pixels (the whole frame for a
-    full-frame pass); ``tile`` is the tile index in its grid, or ``-1``.
+    full-frame pass); ``tile`` is the tile index in its grid, or ``-1``;
+    ``rotate`` the clockwise turn of the region the network sees.
     """
 
     pass_index: int
@@ -455,6 +492,7 @@ class PlannedRun:
     tile: int
     network_width: int
     flip: bool
+    rotate: int = 0
 
 
 class MultiPassDetector:
@@ -493,9 +531,10 @@ class MultiPassDetector:
             if not spec.runs_on(run_index):
                 continue
             if isinstance(spec, FramePass):
+                seen_width = height if spec.rotate in (90, 270) else width
                 runs.append(
-                    PlannedRun(index, (0, 0, width, height), -1, spec.network_width(width),
-                               spec.flip)
+                    PlannedRun(index, (0, 0, width, height), -1, spec.network_width(seen_width),
+                               spec.flip, spec.rotate)
                 )
                 continue
             tiles = spec.tiles(width, height)
@@ -503,9 +542,10 @@ class MultiPassDetector:
                       else range(len(tiles)))
             for tile_index in chosen:
                 x1, y1, x2, y2 = (int(v) for v in tiles[tile_index])
+                seen_width = (y2 - y1) if spec.rotate in (90, 270) else (x2 - x1)
                 runs.append(
                     PlannedRun(index, (x1, y1, x2, y2), int(tile_index),
-                               spec.network_width(x2 - x1), spec.flip)
+                               spec.network_width(seen_width), spec.flip, spec.rotate)
                 )
         return runs
 
@@ -525,25 +565,29 @@ class MultiPassDetector:
         scores: list[np.ndarray] = []
         needs: list[np.ndarray] = []
         cuts: list[np.ndarray] = []
+        turned: list[np.ndarray] = []
         for run in self.plan(width, height, run_index):
             spec = self.passes[run.pass_index]
             x1, y1, x2, y2 = run.region
             image = frame_bgr[y1:y2, x1:x2]
             if run.flip:
                 image = cv2.flip(image, 1)
+            if run.rotate:
+                image = cv2.rotate(image, _ROTATIONS[run.rotate])
             found = self.centerface.detect(image, run.network_width, threshold=lowest)
             if len(found) == 0:
                 continue
-            xyxy = found.xyxy.copy()
+            # Sizes as the network saw the face (upright in the turned image).
+            face_heights = found.xyxy[:, 3] - found.xyxy[:, 1]
+            xyxy = xyxy_unrotate(found.xyxy, run.rotate, x2 - x1, y2 - y1)
             if run.flip:
                 xyxy[:, [0, 2]] = (x2 - x1) - xyxy[:, [2, 0]]
             xyxy[:, 0::2] += x1
             xyxy[:, 1::2] += y1
-            face_heights = xyxy[:, 3] - xyxy[:, 1]
             sized = (face_heights >= spec.min_face) & (face_heights < spec.max_face)
             # Width is rounded to the network's stride, so take the scale
             # actually used rather than the pass's nominal one.
-            network_scale = round_to_multiple(run.network_width, 32) / (x2 - x1)
+            network_scale = round_to_multiple(run.network_width, 32) / image.shape[1]
             need = np.maximum(
                 preset.threshold_for(face_heights, face_heights * network_scale), spec.min_score
             )
@@ -557,14 +601,40 @@ class MultiPassDetector:
             scores.append(found.scores[sized])
             needs.append(need[sized])
             cuts.append(cut[sized])
+            turned.append(np.full(int(sized.sum()), run.rotate != 0))
         if not boxes:
             return Detections.empty()
         xyxy = np.concatenate(boxes)
         score = np.concatenate(scores)
         cut = np.concatenate(cuts)
+        was_turned = np.concatenate(turned)
         strong = score >= np.concatenate(needs)
-        xyxy, score, cut = xyxy[strong], score[strong], cut[strong]
+        xyxy, score, cut, was_turned = xyxy[strong], score[strong], cut[strong], was_turned[strong]
+        sure = sure_one_way_round(xyxy, score, was_turned, preset.nms_iou)
+        xyxy, score, cut = xyxy[sure], score[sure], cut[sure]
         whole = drop_cut_duplicates(xyxy, cut)
         xyxy, score = xyxy[whole], score[whole]
         keep = nms_xyxy(xyxy, score, preset.nms_iou)
         return Detections(xyxy[keep], score[keep])
+
+
+
+def sure_one_way_round(xyxy: np.ndarray, score: np.ndarray, was_turned: np.ndarray,
+                       nms_iou: float) -> np.ndarray:
+    """``(N,) bool``: the boxes kept once the frame's way up is known.
+
+    The frame looks turned when the turned passes found more faces at
+    ``_ORIENTATION_SCORE`` or above (each counted once, after NMS within its
+    side) than the upright ones; boxes found the other way round from how
+    it looks must reach ``_OTHER_WAY_MIN_SCORE``.
+    """
+    if not was_turned.any():
+        return np.ones(len(score), bool)
+    counts = []
+    for side in (False, True):
+        chosen = was_turned == side
+        keep = nms_xyxy(xyxy[chosen], score[chosen], nms_iou)
+        counts.append(int(np.count_nonzero(score[chosen][keep] >= _ORIENTATION_SCORE)))
+    other_way = was_turned != (counts[1] > counts[0])
+    need = np.where(was_turned, _OTHER_WAY_MIN_SCORE[True], _OTHER_WAY_MIN_SCORE[False])
+    return ~other_way | (score >= need)
