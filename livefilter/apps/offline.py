@@ -91,7 +91,7 @@ def anonymize_video(
     stop = threading.Event()
     decoded: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_SIZE)
     hidden: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_SIZE)
-    counts = {"frames_out": 0, "detections": 0, "curtain_frames": 0}
+    counts = {"frames_out": 0, "detections": 0, "curtain_frames": 0, "regions_hidden": 0}
 
     with VideoReader(job.input) as reader:
         info = reader.info
@@ -172,6 +172,7 @@ def anonymize_video(
         "fps_out": round(frames / seconds, 2) if seconds > 0 else 0.0,
         "detector_hz": round(counts["detections"] / seconds, 2) if seconds > 0 else 0.0,
         "curtain_frames": counts["curtain_frames"],
+        "regions_hidden": counts["regions_hidden"],
         "decode_errors": decode_errors,
     }
     return stats
@@ -218,6 +219,7 @@ def _hide_faces(
                 counts["curtain_frames"] += 1
                 curtain(planned.frame.image)
             else:
+                counts["regions_hidden"] += len(planned.regions)
                 redact(planned.frame.image, planned.regions, redaction.method, redaction.shape,
                        strength=redaction.strength)
             if regions_log is not None:

@@ -1,0 +1,166 @@
+"""``livefilter batch``: folders of photos and videos, resumable."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from livefilter.cli.options import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    add_hiding_options,
+    add_hold_option,
+    detector_config,
+    positive_int,
+    redaction_config,
+    tracker_config,
+)
+from livefilter.errors import OutputError
+
+
+def batch_settings(args: argparse.Namespace, jobs: int) -> Any:
+    """Photo and video settings from one set of options: photos are detected
+    as ``image`` does, videos as ``file`` does."""
+    from livefilter.apps.batch_worker import BatchSettings
+
+    photo_args = copy.copy(args)
+    photo_args.video_frames = False
+    video_args = copy.copy(args)
+    video_args.video_frames = True
+    photo_detector, video_detector = detector_config(photo_args), detector_config(video_args)
+    if jobs > 1 and args.threads == 0:
+        # One inference thread per job: N jobs on N cores, no oversubscription.
+        photo_detector = replace(photo_detector, threads=1)
+        video_detector = replace(video_detector, threads=1)
+    return BatchSettings(
+        photo_detector=photo_detector, video_detector=video_detector,
+        photo_redaction=redaction_config(photo_args), video_redaction=redaction_config(video_args),
+        tracker=tracker_config(args, live=False), crf=args.crf, preset=args.preset,
+        detect_every=args.detect_every,
+    )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from livefilter.apps.batch import BatchCallbacks, default_jobs, run_batch
+    from livefilter.apps.batch_inputs import plan_inputs
+    from livefilter.apps.offline import FileJobConfig
+
+    out_dir = Path(args.output)
+    # The file options are checked once, up front, not once per video.
+    FileJobConfig(input=Path("in.mp4"), output=Path("out.mp4"), crf=args.crf,
+                  preset=args.preset, detect_every=args.detect_every)
+    if args.jobs is None:
+        jobs, how = default_jobs()
+        if not args.quiet:
+            print(f"livefilter: {jobs} job(s) at once ({how})", file=sys.stderr)
+    else:
+        jobs = args.jobs
+    settings = batch_settings(args, jobs)
+    items, notes = plan_inputs(args.inputs, out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out_dir}: cannot create ({exc.strerror or exc})") from exc
+    for note in notes:
+        print(f"livefilter: {note}", file=sys.stderr)
+
+    quiet = args.quiet
+    files = tqdm(desc="batch", unit="file", total=len(items), disable=quiet, file=sys.stderr,
+                 dynamic_ncols=True, mininterval=0.5, position=0)
+    frames = tqdm(desc="current", unit="frame", total=0, disable=quiet, file=sys.stderr,
+                  dynamic_ncols=True, mininterval=0.5, position=1, leave=False)
+    in_flight: dict[str, list[int]] = {}
+
+    def show() -> None:
+        frames.total = sum(total for _, total in in_flight.values()) or None
+        frames.n = sum(done for done, _ in in_flight.values())
+        names = ", ".join(Path(name).name for name in in_flight)
+        frames.set_description_str(names[:40] or "current", refresh=False)
+        frames.refresh()
+
+    def start(item: Any) -> None:
+        in_flight[item.output] = [0, 1]
+        show()
+
+    def total(item: Any, count: int) -> None:
+        if item.output in in_flight:
+            in_flight[item.output][1] = max(1, count)
+            show()
+
+    def advance(item: Any, count: int) -> None:
+        if item.output in in_flight:
+            in_flight[item.output][0] += count
+            show()
+
+    def finish(item: Any, entry: Any) -> None:
+        in_flight.pop(item.output, None)
+        show()
+        files.update(1)
+        if entry.status == "failed":
+            tqdm.write(f"livefilter: error: {item.output}: {entry.error}", file=sys.stderr)
+
+    callbacks = BatchCallbacks(start=start, total=total, advance=advance, finish=finish)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        report = run_batch(items, out_dir, settings, jobs=jobs, callbacks=callbacks)
+    except KeyboardInterrupt:
+        frames.close()
+        files.close()
+        print("livefilter: interrupted; run the same command again to resume "
+              "(finished files are kept)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        frames.close()
+        files.close()
+    for item, entry, status in report.rows:
+        if status == "skipped" and not quiet:
+            print(f"livefilter: skipped {item.source}: {entry.error}", file=sys.stderr)
+    failed = report.count("failed")
+    if not quiet or failed:
+        print(
+            f"{out_dir}: {report.count('done')} done, {report.count('unchanged')} unchanged "
+            f"(done before), {failed} failed, {report.count('skipped')} skipped in "
+            f"{report.seconds} s; summary in {out_dir / 'livefilter-summary.csv'}",
+            file=sys.stderr,
+        )
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "batch", help="anonymize folders of photos and videos (resumable)",
+        description="Anonymize files, folders (recursively) and globs of photos and videos "
+        "into OUT_DIR, which mirrors the inputs by name (IN/ becomes OUT_DIR/IN/). A manifest "
+        "in OUT_DIR records each file; running the same command again skips what is done and "
+        "unchanged and redoes the rest. A summary (JSON and CSV) is written in OUT_DIR.")
+    p.add_argument("inputs", nargs="+", metavar="IN", help="files, folders or globs")
+    p.add_argument("-o", "--output", required=True, metavar="OUT_DIR",
+                   help="output directory (created if missing)")
+    p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
+                   help="files processed at once, each in its own process with one inference "
+                   "thread (default: one per core, fewer if memory is short: 1.5 GiB a job)")
+    p.add_argument("--crf", type=int, default=20,
+                   help="x264 quality of videos, 0 (lossless) .. 51 (worst) (default: %(default)s)")
+    p.add_argument("--preset", default="veryfast",
+                   help="x264 speed preset of videos (default: %(default)s)")
+    p.add_argument("--detect-every", type=positive_int, default=1, metavar="N",
+                   help="videos: run the detector on every N-th frame and on each new scene "
+                   "(default: %(default)s)")
+    add_hold_option(p)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    add_hiding_options(p, "thorough", video=True)
+    p.set_defaults(handler=cmd_batch)
+    return p
