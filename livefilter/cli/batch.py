@@ -61,6 +61,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     # The file options are checked once, up front, not once per video.
     FileJobConfig(input=Path("in.mp4"), output=Path("out.mp4"), crf=args.crf,
                   preset=args.preset, detect_every=args.detect_every)
+    items, notes = plan_inputs(args.inputs, out_dir)
     if args.jobs is None:
         jobs, how = default_jobs()
         if not args.quiet:
@@ -68,7 +69,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
     else:
         jobs = args.jobs
     settings = batch_settings(args, jobs)
-    items, notes = plan_inputs(args.inputs, out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
