@@ -17,20 +17,18 @@ import errno
 import fcntl
 import json
 import logging
-import multiprocessing
 import os
-import queue
 import re
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from livefilter.apps.batch_inputs import Item
-from livefilter.apps.batch_worker import BatchSettings, Task, TaskResult, worker_main
+from livefilter.apps.batch_worker import BatchSettings, Task, TaskResult
 from livefilter.apps.manifest import Entry, Manifest, fingerprint
+from livefilter.apps.pool import run_tasks
 from livefilter.errors import ConfigError, OutputError
 
 __all__ = [
@@ -189,55 +187,6 @@ def run_batch(
     return report
 
 
-@dataclass
-class _Slot:
-    wid: int
-    process: Any
-    tasks: Any
-    task: Task | None = None
-
-
-class _Pool:
-    """Worker processes, one task at a time each, so the batch always knows
-    which file a dead worker was on."""
-
-    def __init__(self, jobs: int, settings: BatchSettings) -> None:
-        # spawn: a fork of this process would copy the detector's and the
-        # progress bar's threads in whatever state they were.
-        self._ctx = multiprocessing.get_context("spawn")
-        self._settings = settings
-        self.results = self._ctx.Queue()
-        self.slots: list[_Slot] = []
-        for wid in range(jobs):
-            self.slots.append(self._spawn(wid))
-
-    def _spawn(self, wid: int) -> _Slot:
-        tasks = self._ctx.Queue()
-        process = self._ctx.Process(
-            target=worker_main, args=(wid, self._settings, tasks, self.results, os.getpid()),
-            name=f"livefilter-batch-{wid}", daemon=True,
-        )
-        process.start()
-        return _Slot(wid, process, tasks)
-
-    def replace(self, slot: _Slot) -> None:
-        self.slots[slot.wid] = self._spawn(slot.wid)
-
-    def close(self, *, graceful: bool) -> None:
-        if graceful:
-            for slot in self.slots:
-                slot.tasks.put(None)
-        for slot in self.slots:
-            if not graceful and slot.process.is_alive():
-                slot.process.terminate()  # SIGTERM: the task aborts its output
-        deadline = time.monotonic() + 20
-        for slot in self.slots:
-            slot.process.join(timeout=max(0.1, deadline - time.monotonic()))
-            if slot.process.is_alive():
-                slot.process.kill()
-                slot.process.join(timeout=5)
-
-
 def _run_pool(todo: list[tuple[Item, Any]], out_dir: Path, settings: BatchSettings,
               digest: str, manifest: Manifest, report: BatchReport, jobs: int,
               callbacks: BatchCallbacks) -> None:
@@ -245,53 +194,19 @@ def _run_pool(todo: list[tuple[Item, Any]], out_dir: Path, settings: BatchSettin
         index: (Task(index, item.source, out_dir / item.output, item.kind), item, print_)
         for index, (item, print_) in enumerate(todo)
     }
-    pending = deque(sorted(tasks))
-    pool = _Pool(min(jobs, len(todo)), settings)
-    graceful = False
-    try:
-        while pending or any(slot.task is not None for slot in pool.slots):
-            for slot in pool.slots:
-                if slot.task is None and pending:
-                    task = tasks[pending.popleft()][0]
-                    slot.task = task
-                    slot.tasks.put(task)
-                    if callbacks.start:
-                        callbacks.start(tasks[task.index][1])
-            try:
-                message = pool.results.get(timeout=0.5)
-            except queue.Empty:
-                message = None
-            if message is not None:
-                kind, wid, index, value = message
-                slot = pool.slots[wid]
-                if slot.task is None or slot.task.index != index:
-                    continue  # from a worker since replaced
-                item = tasks[index][1]
-                if kind == "total" and callbacks.total:
-                    callbacks.total(item, int(value))
-                elif kind == "advance" and callbacks.advance:
-                    callbacks.advance(item, int(value))
-                elif kind == "done":
-                    slot.task = None
-                    _finish(value, tasks[index], digest, manifest, report, callbacks)
-                continue
-            for slot in pool.slots:
-                if slot.task is not None and not slot.process.is_alive():
-                    task, slot.task = slot.task, None
-                    code = slot.process.exitcode
-                    _remove_part(task.target, slot.process.pid)
-                    result = TaskResult(task.index, False,
-                                        error=f"worker process died (exit code {code})")
-                    _finish(result, tasks[task.index], digest, manifest, report, callbacks)
-                    pool.replace(slot)
-        graceful = True
-    finally:
-        pool.close(graceful=graceful)
 
+    def handle(kind: str, task: Task, value: Any) -> None:
+        item = tasks[task.index][1]
+        if kind == "start" and callbacks.start:
+            callbacks.start(item)
+        elif kind == "total" and callbacks.total:
+            callbacks.total(item, int(value))
+        elif kind == "advance" and callbacks.advance:
+            callbacks.advance(item, int(value))
+        elif kind == "done":
+            _finish(value, tasks[task.index], digest, manifest, report, callbacks)
 
-def _remove_part(target: Path, pid: int | None) -> None:
-    if pid is not None:
-        target.with_name(f".{target.name}.{pid}.part").unlink(missing_ok=True)
+    run_tasks([task for task, _, _ in tasks.values()], settings, jobs, handle)
 
 
 def _finish(result: TaskResult, task: tuple[Task, Item, Any], digest: str,

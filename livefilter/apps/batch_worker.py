@@ -65,6 +65,8 @@ class Task:
     source: Path
     target: Path
     kind: str
+    # A segment of a video: see anonymize_video's ``window``.
+    window: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class TaskResult:
     frames: int = 0
     faces: int = 0
     curtain_share: float = 0.0
+    curtain_frames: int = 0
     seconds: float = 0.0
     error: str = ""
     disk_full: bool = False
@@ -151,7 +154,8 @@ def _run_video(task: Task, worker: Worker, send: Any) -> TaskResult:
             send("total", frames)
 
     stats = anonymize_video(job, worker.detector("video"), settings.video_redaction,
-                            on_frame=on_frame, total_frames=on_total, tracker=settings.tracker)
+                            on_frame=on_frame, total_frames=on_total, tracker=settings.tracker,
+                            window=task.window)
     if send is not None and pending[0]:
         send("advance", pending[0])
     frames = int(stats["frames"])  # type: ignore[call-overload]
@@ -160,7 +164,8 @@ def _run_video(task: Task, worker: Worker, send: Any) -> TaskResult:
     note = f"{damaged} damaged video packet(s) skipped" if damaged else ""
     return TaskResult(task.index, True, frames=frames,
                       faces=int(stats.get("regions_hidden", 0)),  # type: ignore[call-overload]
-                      curtain_share=round(curtain / frames, 4) if frames else 0.0, error=note)
+                      curtain_share=round(curtain / frames, 4) if frames else 0.0,
+                      curtain_frames=curtain, error=note)
 
 
 def _exit_on_term(signum: int, frame: object) -> None:

@@ -81,11 +81,18 @@ def anonymize_video(
     on_frame: ProgressCallback | None = None,
     total_frames: Callable[[int], None] | None = None,
     tracker: TrackerConfig | None = None,
+    window: tuple[float, float, float, float] | None = None,
 ) -> dict[str, object]:
     """Anonymize ``job.input`` into ``job.output``; returns the run statistics.
 
     ``total_frames`` is called once with the expected frame count (for a
     progress bar), ``on_frame`` after each frame is written.
+
+    ``window`` = ``(read_from, own_from, own_until, read_until)`` seconds
+    makes a segment of a longer run (:mod:`livefilter.apps.segments`):
+    frames are read from the key frame at or before ``read_from`` up to
+    ``read_until`` (the margins feed the tracker and the look-ahead), only
+    those timed in ``[own_from, own_until)`` are written, and no audio.
     """
     started = time.monotonic()
     stop = threading.Event()
@@ -95,6 +102,8 @@ def anonymize_video(
 
     with VideoReader(job.input) as reader:
         info = reader.info
+        if window is not None and window[0] > 0:
+            reader.seek(window[0])
         if total_frames is not None:
             total_frames(info.frames)
         writer = VideoWriter(
@@ -105,7 +114,7 @@ def anonymize_video(
             time_base=info.time_base,
             crf=job.crf,
             preset=job.preset,
-            audio_templates=reader.audio_streams,
+            audio_templates=reader.audio_streams if window is None else None,
         )
         regions_log = None
         try:
@@ -117,6 +126,11 @@ def anonymize_video(
 
             def decode() -> None:
                 for item in reader:
+                    if window is not None:
+                        if isinstance(item, AudioPacket):
+                            continue
+                        if isinstance(item, Frame) and item.timestamp >= window[3]:
+                            return
                     if not put_or_stop(decoded, item, stop):
                         return
 
@@ -128,6 +142,8 @@ def anonymize_video(
                     if isinstance(item, AudioPacket):
                         writer.add_audio(item)
                     elif isinstance(item, Frame):
+                        if window is not None and not window[1] <= item.timestamp < window[2]:
+                            continue  # a margin frame: another segment writes it
                         writer.write(item)
                         counts["frames_out"] += 1
                         if on_frame is not None:

@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from livefilter.cli.options import (
     EXIT_OK,
     add_hiding_options,
     add_hold_option,
     build_detector,
+    finite_float,
     positive_int,
     redaction_config,
     tracker_config,
     write_json,
 )
-from livefilter.errors import InputError
+from livefilter.errors import ConfigError, InputError
 
 
 def cmd_file(args: argparse.Namespace) -> int:
@@ -32,7 +34,12 @@ def cmd_file(args: argparse.Namespace) -> int:
     redaction = redaction_config(args)
     if not job.input.exists():
         raise InputError(f"{job.input}: no such file")
-    detector = build_detector(args)
+    if not args.min_segment > 0:
+        raise ConfigError(f"min-segment: expected a number of seconds above 0, "
+                          f"got {args.min_segment}")
+    if args.jobs > 1 and job.regions_json is not None:
+        raise ConfigError("regions-json: not available with --jobs above 1 (segments); "
+                          "drop one of them")
     # The bar appears once the input has opened: a refused file gets its one
     # error line, not a progress line before it.
     bars: list[tqdm] = []
@@ -47,8 +54,13 @@ def cmd_file(args: argparse.Namespace) -> int:
         bars[0].update(count)
 
     try:
-        stats = anonymize_video(job, detector, redaction, on_frame=on_frame,
-                                total_frames=set_total, tracker=tracker_config(args, live=False))
+        stats = None
+        if args.jobs > 1:
+            stats = _in_segments(args, job, on_frame, set_total)
+        if stats is None:
+            stats = anonymize_video(job, build_detector(args), redaction, on_frame=on_frame,
+                                    total_frames=set_total,
+                                    tracker=tracker_config(args, live=False))
     finally:
         for bar in bars:
             bar.close()
@@ -62,6 +74,19 @@ def cmd_file(args: argparse.Namespace) -> int:
         )
     return EXIT_OK
 
+
+
+def _in_segments(args: argparse.Namespace, job: Any, on_frame: Any,
+                 set_total: Any) -> dict[str, object] | None:
+    """``--jobs N``: the file in up to N segments at once; ``None`` when it
+    is too short to split."""
+    from livefilter.apps.segments import anonymize_in_segments
+    from livefilter.cli.batch import batch_settings
+
+    return anonymize_in_segments(
+        job.input, job.output, batch_settings(args, args.jobs), jobs=args.jobs,
+        min_seconds=args.min_segment, on_frame=on_frame, total_frames=set_total,
+    )
 
 
 def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -82,6 +107,13 @@ def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                    help="run the detector on every N-th frame and on each new scene (a preset "
                    "spreads its passes over successive runs); the frames between are tracked "
                    "from both sides (default: %(default)s)")
+    p.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                   help="cut a long file at key frames into up to N segments processed at "
+                   "once, each in its own process with one inference thread, then joined "
+                   "without re-encoding (default: %(default)s, one piece)")
+    p.add_argument("--min-segment", type=finite_float, default=30.0, metavar="SECONDS",
+                   help="with --jobs: shortest segment; a shorter file stays one piece "
+                   "(default: %(default)s)")
     add_hold_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_hiding_options(p, "thorough", video=True)

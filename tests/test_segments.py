@@ -1,0 +1,100 @@
+"""A long video in segments (`file --jobs N`): same frames, timestamps, audio
+and duration as one piece; faces hidden across the joins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import pytest
+from synthetic import write_clip
+
+from livefilter.apps.segments import Layout, plan_segments, probe_layout
+from livefilter.boxes import iou_matrix_xyxy
+
+
+def _timeline(path: Path) -> dict[str, object]:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        frames = [(f.pts, round(float(f.pts * f.time_base), 6))
+                  for f in container.decode(video)]
+    with av.open(str(path)) as container:
+        audio = [(p.pts, p.size) for p in container.demux(*container.streams.audio)
+                 if p.size]
+        duration = container.duration
+    with av.open(str(path)) as container:
+        keys = sum(1 for p in container.demux(container.streams.video[0]) if p.is_keyframe)
+    return {"times": [t for _, t in frames], "audio": audio, "duration": duration,
+            "keyframes": keys}
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("long") / "long.mp4"
+    boxes = write_clip(path, frames=90, fps=15, size=(320, 240), face_height=70, keyint=15)
+    return path, boxes
+
+
+def test_segments_match_one_piece_frame_by_frame(long_clip, tmp_path, cli, centerface):
+    source, boxes = long_clip
+    whole, split = tmp_path / "whole.mp4", tmp_path / "split.mp4"
+    stats = tmp_path / "stats.json"
+    result = cli("file", source, "-o", whole, "-q")
+    assert result.returncode == 0, result.stderr
+    result = cli("file", source, "-o", split, "-q", "--jobs", "3", "--min-segment", "1.5",
+                 "--stats-json", stats)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(stats.read_text())["segments"] == 3
+
+    one, parts = _timeline(whole), _timeline(split)
+    assert len(parts["times"]) == len(one["times"]) == 90
+    assert parts["times"] == one["times"]
+    assert parts["audio"] == one["audio"] == _timeline(source)["audio"]
+    assert parts["duration"] == one["duration"]
+    assert parts["keyframes"] >= 3  # each segment starts with its own IDR frame
+    assert not list(tmp_path.glob(".*"))  # no .part or segment folder left
+
+    # Faces stay hidden on every frame, the frames at the joins included.
+    with av.open(str(split)) as container:
+        images = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    for image, face in zip(images, boxes, strict=True):
+        found = centerface.detect(image).xyxy
+        assert not len(found) or iou_matrix_xyxy(found, face[None]).max() <= 0.3
+
+
+def test_short_file_with_jobs_stays_one_piece(long_clip, tmp_path, cli):
+    source, _ = long_clip
+    stats = tmp_path / "stats.json"
+    result = cli("file", source, "-o", tmp_path / "out.mp4", "-q", "--jobs", "2",
+                 "--stats-json", stats)  # 6 s, under the default --min-segment
+    assert result.returncode == 0, result.stderr
+    assert "segments" not in json.loads(stats.read_text())
+    assert len(_timeline(tmp_path / "out.mp4")["times"]) == 90
+
+
+def test_plan_splits_at_key_frames_with_margins():
+    times = [i / 10 for i in range(100)]
+    layout = Layout(times, keyframes=list(range(0, 100, 10)))
+    segments = plan_segments(layout, 3, min_seconds=2.0, margin=1.0)
+    assert [s.frames for s in segments] == [30, 40, 30]
+    assert sum(s.frames for s in segments) == 100
+    assert segments[1].own_from == times[30] and segments[1].read_from == pytest.approx(2.0)
+    assert segments[0].own_until == segments[1].own_from
+    assert segments[1].read_until == pytest.approx(times[70] + 1.0)
+    assert segments[-1].own_until == float("inf")
+    # Too short for the minimum: one piece.
+    assert len(plan_segments(layout, 3, min_seconds=20.0)) == 1
+
+
+def test_probe_layout_reads_key_frames(long_clip):
+    layout = probe_layout(long_clip[0])
+    assert len(layout.times) == 90
+    assert layout.keyframes == list(range(0, 90, 15))
+
+
+def test_file_jobs_refuses_regions_json_in_one_line(long_clip, tmp_path, cli):
+    result = cli("file", long_clip[0], "-o", tmp_path / "o.mp4", "--jobs", "2",
+                 "--regions-json", tmp_path / "r.json")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "regions-json" in result.stderr
