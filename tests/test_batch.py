@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+import av
 import cv2
 import pytest
 from synthetic import astronaut_bgr, count_decodable_frames, write_clip
@@ -326,3 +327,23 @@ def test_disk_full_recognised_through_causes():
     except OutputError as exc:
         assert is_disk_full(exc)
     assert not is_disk_full(OutputError("x.jpg: permission denied"))
+
+
+def test_batch_cuts_a_long_video_into_segments(tmp_path, cli):
+    source = tmp_path / "in"
+    source.mkdir()
+    write_clip(source / "long.mp4", frames=90, fps=15, size=(256, 192), keyint=15)
+    out = tmp_path / "out"
+    (out / "in").mkdir(parents=True)
+    (out / "in" / ".long.mp4.99999.segments").mkdir()  # an interrupted run's
+    result = cli("batch", source, "-o", out, "--jobs", "2", "--min-segment", "2", "-q")
+    assert result.returncode == 0, result.stderr
+    row = _summary(out)["in/long.mp4"]
+    assert row["status"] == "done" and int(row["frames"]) == 90
+    with av.open(str(source / "long.mp4")) as a, av.open(str(out / "in" / "long.mp4")) as b:
+        assert [f.pts * f.time_base for f in a.decode(video=0)] == \
+            [f.pts * f.time_base for f in b.decode(video=0)]
+    with av.open(str(out / "in" / "long.mp4")) as container:
+        keys = sum(p.is_keyframe for p in container.demux(container.streams.video[0]))
+    assert keys >= 2  # two segments, each from its own IDR frame
+    assert [p.name for p in (out / "in").iterdir()] == ["long.mp4"]

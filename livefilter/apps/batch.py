@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any
 
 from livefilter.apps.batch_inputs import Item
 from livefilter.apps.batch_worker import BatchSettings, Task, TaskResult
-from livefilter.apps.manifest import Entry, Manifest, fingerprint
+from livefilter.apps.manifest import Entry, Manifest, fingerprint, is_disk_full
 from livefilter.apps.pool import run_tasks
 from livefilter.errors import ConfigError, OutputError
 
@@ -48,6 +49,7 @@ JOB_MEMORY = 1.5 * 2**30
 SUMMARY_JSON = "livefilter-summary.json"
 SUMMARY_CSV = "livefilter-summary.csv"
 _PART = re.compile(r"^\..+\.\d+\.part$")
+_SEGMENTS = re.compile(r"^\..+\.\d+\.segments$")
 
 
 def default_jobs() -> tuple[int, str]:
@@ -118,9 +120,15 @@ def _locked(out_dir: Path) -> Iterator[None]:
 
 
 def remove_stale_parts(out_dir: Path) -> int:
-    """Delete hidden ``.NAME.PID.part`` files an interrupted run left."""
+    """Delete the hidden ``.NAME.PID.part`` files and ``.NAME.PID.segments``
+    folders an interrupted run left."""
     removed = 0
-    for dirpath, _, filenames in os.walk(out_dir):
+    for dirpath, dirnames, filenames in os.walk(out_dir):
+        for name in list(dirnames):
+            if _SEGMENTS.match(name):
+                shutil.rmtree(os.path.join(dirpath, name), ignore_errors=True)
+                dirnames.remove(name)
+                removed += 1
         for name in filenames:
             if _PART.match(name):
                 with contextlib.suppress(FileNotFoundError):
@@ -136,8 +144,13 @@ def run_batch(
     *,
     jobs: int,
     callbacks: BatchCallbacks | None = None,
+    min_segment: float | None = None,
 ) -> BatchReport:
     """Process ``items`` into ``out_dir``; see the module docstring.
+
+    With ``jobs`` > 1, a video at least twice ``min_segment`` seconds long
+    is cut into up to ``jobs`` segments run at once and joined
+    (:mod:`livefilter.apps.segments`).
 
     A full disk raises :class:`OutputError` after recording what was done;
     the same call later resumes.
@@ -177,7 +190,8 @@ def run_batch(
         manifest.save()
         try:
             if todo:
-                _run_pool(todo, out_dir, settings, digest, manifest, report, jobs, callbacks)
+                _run_pool(todo, out_dir, settings, digest, manifest, report, jobs, callbacks,
+                          min_segment)
         finally:
             report.seconds = round(time.monotonic() - started, 3)
             order = {item.output: i for i, item in enumerate(items)}
@@ -187,26 +201,117 @@ def run_batch(
     return report
 
 
+@dataclass
+class _Job:
+    """One input's tasks: one, or one per segment of a long video."""
+
+    item: Item
+    print_: Any
+    target: Path
+    tasks: list[Task]
+    segments: list[Any] | None = None
+    frames: int = 0
+    results: dict[int, TaskResult] = field(default_factory=dict)
+    started: float = 0.0
+
+    @property
+    def parts_dir(self) -> Path:
+        return self.tasks[0].target.parent
+
+
+def _segment_plan(item: Item, jobs: int, min_segment: float | None) -> Any:
+    """The segments of a video worth splitting, else ``None`` (one piece;
+    a file that cannot be probed is left to the one-piece run to report)."""
+    if item.kind != "video" or jobs < 2 or min_segment is None:
+        return None
+    import av
+
+    from livefilter.apps.segments import plan_segments, probe_layout
+    from livefilter.errors import InputError
+
+    try:
+        with av.open(str(item.source), metadata_errors="ignore") as container:
+            duration = (container.duration or 0) / av.time_base
+        if duration < 2 * min_segment:
+            return None
+        layout = probe_layout(item.source)
+    except (av.error.FFmpegError, InputError, OSError):
+        return None
+    segments = plan_segments(layout, jobs, min_seconds=min_segment)
+    return (segments, len(layout.times)) if len(segments) > 1 else None
+
+
 def _run_pool(todo: list[tuple[Item, Any]], out_dir: Path, settings: BatchSettings,
               digest: str, manifest: Manifest, report: BatchReport, jobs: int,
-              callbacks: BatchCallbacks) -> None:
-    tasks = {
-        index: (Task(index, item.source, out_dir / item.output, item.kind), item, print_)
-        for index, (item, print_) in enumerate(todo)
-    }
+              callbacks: BatchCallbacks, min_segment: float | None) -> None:
+    owners: dict[int, _Job] = {}
+    tasks: list[Task] = []
+    for item, print_ in todo:
+        target = out_dir / item.output
+        plan = _segment_plan(item, jobs, min_segment)
+        if plan is None:
+            job = _Job(item, print_, target, [Task(len(tasks), item.source, target, item.kind)])
+        else:
+            segments, frames = plan
+            parts = target.with_name(f".{target.name}.{os.getpid()}.segments")
+            job = _Job(item, print_, target, [
+                Task(len(tasks) + s.index, item.source, parts / f"{s.index:04d}.mp4",
+                     "video", s.window) for s in segments
+            ], segments=segments, frames=frames)
+        tasks.extend(job.tasks)
+        owners.update({task.index: job for task in job.tasks})
 
     def handle(kind: str, task: Task, value: Any) -> None:
-        item = tasks[task.index][1]
-        if kind == "start" and callbacks.start:
-            callbacks.start(item)
-        elif kind == "total" and callbacks.total:
-            callbacks.total(item, int(value))
+        job = owners[task.index]
+        if kind == "start" and not job.started:
+            job.started = time.monotonic()
+            if callbacks.start:
+                callbacks.start(job.item)
+            if job.segments and callbacks.total:
+                callbacks.total(job.item, job.frames)
+        elif kind == "total" and callbacks.total and not job.segments:
+            callbacks.total(job.item, int(value))
         elif kind == "advance" and callbacks.advance:
-            callbacks.advance(item, int(value))
+            callbacks.advance(job.item, int(value))
         elif kind == "done":
-            _finish(value, tasks[task.index], digest, manifest, report, callbacks)
+            job.results[task.index] = value
+            if len(job.results) == len(job.tasks):
+                _finish(_job_result(job), (task, job.item, job.print_), digest, manifest,
+                        report, callbacks)
 
-    run_tasks([task for task, _, _ in tasks.values()], settings, jobs, handle)
+    run_tasks(tasks, settings, jobs, handle)
+
+
+def _job_result(job: _Job) -> TaskResult:
+    """A segmented video's parts joined into one result (and one file)."""
+    if not job.segments:
+        return next(iter(job.results.values()))
+    from livefilter.apps.segments import join_segments
+    from livefilter.errors import LivefilterError
+
+    results = [job.results[task.index] for task in job.tasks]
+    index = job.tasks[0].index
+    seconds = round(time.monotonic() - job.started, 3)
+    try:
+        failed = next((r for r in results if not r.ok), None)
+        if failed is not None:
+            return TaskResult(index, False, seconds=seconds, disk_full=failed.disk_full,
+                              error=f"a segment failed: {failed.error}")
+        try:
+            join_segments(job.item.source, [task.target for task in job.tasks], job.target,
+                          job.frames)
+        except LivefilterError as exc:
+            return TaskResult(index, False, seconds=seconds, error=str(exc),
+                              disk_full=is_disk_full(exc))
+    finally:
+        shutil.rmtree(job.parts_dir, ignore_errors=True)
+    frames = sum(r.frames for r in results)
+    curtain = sum(r.curtain_frames for r in results)
+    return TaskResult(index, True, frames=frames, faces=sum(r.faces for r in results),
+                      curtain_share=round(curtain / frames, 4) if frames else 0.0,
+                      curtain_frames=curtain, seconds=seconds,
+                      error="; ".join(r.error for r in results if r.error),
+                      output_size=job.target.stat().st_size)
 
 
 def _finish(result: TaskResult, task: tuple[Task, Item, Any], digest: str,

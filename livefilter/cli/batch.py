@@ -17,11 +17,12 @@ from livefilter.cli.options import (
     add_hiding_options,
     add_hold_option,
     detector_config,
+    finite_float,
     positive_int,
     redaction_config,
     tracker_config,
 )
-from livefilter.errors import OutputError
+from livefilter.errors import ConfigError, OutputError
 
 
 def batch_settings(args: argparse.Namespace, jobs: int) -> Any:
@@ -61,6 +62,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     # The file options are checked once, up front, not once per video.
     FileJobConfig(input=Path("in.mp4"), output=Path("out.mp4"), crf=args.crf,
                   preset=args.preset, detect_every=args.detect_every)
+    if not args.min_segment > 0:
+        raise ConfigError(f"min-segment: expected a number of seconds above 0, "
+                          f"got {args.min_segment}")
     items, notes = plan_inputs(args.inputs, out_dir)
     if args.jobs is None:
         jobs, how = default_jobs()
@@ -114,7 +118,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
     callbacks = BatchCallbacks(start=start, total=total, advance=advance, finish=finish)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        report = run_batch(items, out_dir, settings, jobs=jobs, callbacks=callbacks)
+        report = run_batch(items, out_dir, settings, jobs=jobs, callbacks=callbacks,
+                           min_segment=args.min_segment)
     except KeyboardInterrupt:
         frames.close()
         files.close()
@@ -159,6 +164,10 @@ def add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     p.add_argument("--detect-every", type=positive_int, default=1, metavar="N",
                    help="videos: run the detector on every N-th frame and on each new scene "
                    "(default: %(default)s)")
+    p.add_argument("--min-segment", type=finite_float, default=120.0, metavar="SECONDS",
+                   help="with more than one job, a video at least twice this long is cut at "
+                   "key frames into segments (at least this long, at most one per job) "
+                   "processed at once and joined (default: %(default)s)")
     add_hold_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_hiding_options(p, "thorough", video=True)
