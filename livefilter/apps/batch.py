@@ -29,7 +29,7 @@ from typing import Any
 from livefilter.apps.batch_inputs import Item
 from livefilter.apps.batch_worker import BatchSettings, Task, TaskResult
 from livefilter.apps.manifest import Entry, Manifest, fingerprint, is_disk_full
-from livefilter.apps.pool import run_tasks
+from livefilter.apps.pool import Runner, run_tasks
 from livefilter.errors import ConfigError, OutputError
 
 __all__ = [
@@ -145,12 +145,14 @@ def run_batch(
     jobs: int,
     callbacks: BatchCallbacks | None = None,
     min_segment: float | None = None,
+    runner: Runner = run_tasks,
 ) -> BatchReport:
     """Process ``items`` into ``out_dir``; see the module docstring.
 
     With ``jobs`` > 1, a video at least twice ``min_segment`` seconds long
     is cut into up to ``jobs`` segments run at once and joined
-    (:mod:`livefilter.apps.segments`).
+    (:mod:`livefilter.apps.segments`). ``runner`` runs the tasks: the
+    process pool, or Ray (:mod:`livefilter.apps.ray_runner`).
 
     A full disk raises :class:`OutputError` after recording what was done;
     the same call later resumes.
@@ -191,7 +193,7 @@ def run_batch(
         try:
             if todo:
                 _run_pool(todo, out_dir, settings, digest, manifest, report, jobs, callbacks,
-                          min_segment)
+                          min_segment, runner)
         finally:
             report.seconds = round(time.monotonic() - started, 3)
             order = {item.output: i for i, item in enumerate(items)}
@@ -243,7 +245,7 @@ def _segment_plan(item: Item, jobs: int, min_segment: float | None) -> Any:
 
 def _run_pool(todo: list[tuple[Item, Any]], out_dir: Path, settings: BatchSettings,
               digest: str, manifest: Manifest, report: BatchReport, jobs: int,
-              callbacks: BatchCallbacks, min_segment: float | None) -> None:
+              callbacks: BatchCallbacks, min_segment: float | None, runner: Runner) -> None:
     owners: dict[int, _Job] = {}
     tasks: list[Task] = []
     for item, print_ in todo:
@@ -279,7 +281,7 @@ def _run_pool(todo: list[tuple[Item, Any]], out_dir: Path, settings: BatchSettin
                 _finish(_job_result(job), (task, job.item, job.print_), digest, manifest,
                         report, callbacks)
 
-    run_tasks(tasks, settings, jobs, handle)
+    runner(tasks, settings, jobs, handle)
 
 
 def _job_result(job: _Job) -> TaskResult:

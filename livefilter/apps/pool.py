@@ -18,7 +18,7 @@ from typing import Any
 
 from livefilter.apps.batch_worker import BatchSettings, Task, TaskResult, worker_main
 
-__all__ = ["Slot", "WorkerPool", "run_tasks"]
+__all__ = ["Handler", "Runner", "Slot", "WorkerPool", "run_tasks"]
 
 
 @dataclass
@@ -71,6 +71,8 @@ class WorkerPool:
 
 
 Handler = Callable[[str, Task, Any], None]
+# Runs tasks somewhere (this pool, or Ray): (tasks, settings, jobs, handler).
+Runner = Callable[[list[Task], BatchSettings, int, Handler], None]
 
 
 def run_tasks(tasks: list[Task], settings: BatchSettings, jobs: int, handle: Handler) -> None:

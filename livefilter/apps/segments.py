@@ -28,7 +28,7 @@ from typing import Any
 import av
 
 from livefilter.apps.batch_worker import BatchSettings, Task
-from livefilter.apps.pool import run_tasks
+from livefilter.apps.pool import Runner, run_tasks
 from livefilter.errors import InputError, OutputError
 from livefilter.io.media import VideoReader, output_format_for, partial_path_for
 
@@ -185,6 +185,7 @@ def anonymize_in_segments(
     min_seconds: float,
     on_frame: Callable[[int], None] | None = None,
     total_frames: Callable[[int], None] | None = None,
+    runner: Runner = run_tasks,
 ) -> dict[str, object] | None:
     """Anonymize ``source`` into ``output`` in up to ``jobs`` segments run at
     once; ``None`` (nothing done) when the file is too short to split or has
@@ -219,7 +220,7 @@ def anonymize_in_segments(
             results[task.index] = value
 
     try:
-        run_tasks(tasks, settings, jobs, handle)
+        runner(tasks, settings, jobs, handle)
         join_segments(source, [task.target for task in tasks], output, len(layout.times))
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)

@@ -47,6 +47,27 @@ def batch_settings(args: argparse.Namespace, jobs: int) -> Any:
     )
 
 
+def add_ray_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ray", default=None, metavar="ADDRESS",
+        help="run the files (and segments) as tasks on an existing Ray cluster: auto, "
+        "HOST:PORT or ray://HOST:PORT; inputs and outputs must be on a path every node "
+        "shares (needs the extra: pip install 'livefilter[ray]')")
+
+
+def ray_runner(address: str) -> tuple[Any, int]:
+    """A task runner on the Ray cluster at ``address``, and its CPU count."""
+    from livefilter.apps.ray_runner import connect, run_tasks_ray
+
+    ray = connect(address)
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+    def runner(tasks: Any, settings: Any, jobs: int, handle: Any) -> None:
+        run_tasks_ray(ray, tasks, settings, handle)
+
+    return runner, cpus
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -66,13 +87,20 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise ConfigError(f"min-segment: expected a number of seconds above 0, "
                           f"got {args.min_segment}")
     items, notes = plan_inputs(args.inputs, out_dir)
-    if args.jobs is None:
+    runner = None
+    if args.ray is not None:
+        runner, cpus = ray_runner(args.ray)
+        jobs = args.jobs or cpus
+        if not args.quiet:
+            print(f"livefilter: Ray cluster at {args.ray}: {cpus} CPUs", file=sys.stderr)
+    elif args.jobs is None:
         jobs, how = default_jobs()
         if not args.quiet:
             print(f"livefilter: {jobs} job(s) at once ({how})", file=sys.stderr)
     else:
         jobs = args.jobs
-    settings = batch_settings(args, jobs)
+    # Ray tasks take one CPU each: one inference thread, as pool jobs.
+    settings = batch_settings(args, max(jobs, 2) if runner is not None else jobs)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -118,8 +146,9 @@ def cmd_batch(args: argparse.Namespace) -> int:
     callbacks = BatchCallbacks(start=start, total=total, advance=advance, finish=finish)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
+        extra = {} if runner is None else {"runner": runner}
         report = run_batch(items, out_dir, settings, jobs=jobs, callbacks=callbacks,
-                           min_segment=args.min_segment)
+                           min_segment=args.min_segment, **extra)
     except KeyboardInterrupt:
         frames.close()
         files.close()
@@ -130,6 +159,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous)
         frames.close()
         files.close()
+        if runner is not None:
+            import ray
+
+            ray.shutdown()
     for item, entry, status in report.rows:
         if status == "skipped" and not quiet:
             print(f"livefilter: skipped {item.source}: {entry.error}", file=sys.stderr)
@@ -156,7 +189,8 @@ def add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
                    help="output directory (created if missing)")
     p.add_argument("--jobs", type=positive_int, default=None, metavar="N",
                    help="files processed at once, each in its own process with one inference "
-                   "thread (default: one per core, fewer if memory is short: 1.5 GiB a job)")
+                   "thread (default: one per core, fewer if memory is short: 1.5 GiB a job; "
+                   "with --ray: the cluster's CPUs)")
     p.add_argument("--crf", type=int, default=20,
                    help="x264 quality of videos, 0 (lossless) .. 51 (worst) (default: %(default)s)")
     p.add_argument("--preset", default="veryfast",
@@ -168,6 +202,7 @@ def add_batch_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
                    help="with more than one job, a video at least twice this long is cut at "
                    "key frames into segments (at least this long, at most one per job) "
                    "processed at once and joined (default: %(default)s)")
+    add_ray_option(p)
     add_hold_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     add_hiding_options(p, "thorough", video=True)

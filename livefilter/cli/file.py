@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from livefilter.cli.batch import add_ray_option
 from livefilter.cli.options import (
     EXIT_OK,
     add_hiding_options,
@@ -37,7 +38,7 @@ def cmd_file(args: argparse.Namespace) -> int:
     if not args.min_segment > 0:
         raise ConfigError(f"min-segment: expected a number of seconds above 0, "
                           f"got {args.min_segment}")
-    if args.jobs > 1 and job.regions_json is not None:
+    if (args.jobs > 1 or args.ray is not None) and job.regions_json is not None:
         raise ConfigError("regions-json: not available with --jobs above 1 (segments); "
                           "drop one of them")
     # The bar appears once the input has opened: a refused file gets its one
@@ -55,7 +56,7 @@ def cmd_file(args: argparse.Namespace) -> int:
 
     try:
         stats = None
-        if args.jobs > 1:
+        if args.jobs > 1 or args.ray is not None:
             stats = _in_segments(args, job, on_frame, set_total)
         if stats is None:
             stats = anonymize_video(job, build_detector(args), redaction, on_frame=on_frame,
@@ -81,12 +82,23 @@ def _in_segments(args: argparse.Namespace, job: Any, on_frame: Any,
     """``--jobs N``: the file in up to N segments at once; ``None`` when it
     is too short to split."""
     from livefilter.apps.segments import anonymize_in_segments
-    from livefilter.cli.batch import batch_settings
+    from livefilter.cli.batch import batch_settings, ray_runner
 
-    return anonymize_in_segments(
-        job.input, job.output, batch_settings(args, args.jobs), jobs=args.jobs,
-        min_seconds=args.min_segment, on_frame=on_frame, total_frames=set_total,
-    )
+    extra: dict[str, Any] = {}
+    jobs = args.jobs
+    if args.ray is not None:
+        extra["runner"], cpus = ray_runner(args.ray)
+        jobs = args.jobs if args.jobs > 1 else cpus
+    try:
+        return anonymize_in_segments(
+            job.input, job.output, batch_settings(args, max(jobs, 2)), jobs=jobs,
+            min_seconds=args.min_segment, on_frame=on_frame, total_frames=set_total, **extra,
+        )
+    finally:
+        if extra:
+            import ray
+
+            ray.shutdown()
 
 
 def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -114,6 +126,7 @@ def add_file_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--min-segment", type=finite_float, default=30.0, metavar="SECONDS",
                    help="with --jobs: shortest segment; a shorter file stays one piece "
                    "(default: %(default)s)")
+    add_ray_option(p)
     add_hold_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_hiding_options(p, "thorough", video=True)
