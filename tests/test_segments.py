@@ -40,12 +40,18 @@ def test_segments_match_one_piece_frame_by_frame(long_clip, tmp_path, cli, cente
     source, boxes = long_clip
     whole, split = tmp_path / "whole.mp4", tmp_path / "split.mp4"
     stats = tmp_path / "stats.json"
-    result = cli("file", source, "-o", whole, "-q")
+    result = cli("file", source, "-o", whole, "-q", "--regions-json", tmp_path / "r1.json")
     assert result.returncode == 0, result.stderr
     result = cli("file", source, "-o", split, "-q", "--jobs", "3", "--min-segment", "1.5",
-                 "--stats-json", stats)
+                 "--stats-json", stats, "--regions-json", tmp_path / "r3.json")
     assert result.returncode == 0, result.stderr
     assert json.loads(stats.read_text())["segments"] == 3
+    # One regions log, indexed by source frame, as a one-piece run writes it.
+    one_log = json.loads((tmp_path / "r1.json").read_text())
+    split_log = json.loads((tmp_path / "r3.json").read_text())
+    assert [f["index"] for f in split_log["frames"]] == list(range(90))
+    assert [f["index"] for f in one_log["frames"]] == list(range(90))
+    assert all(f["regions"] for f in split_log["frames"])
 
     one, parts = _timeline(whole), _timeline(split)
     assert len(parts["times"]) == len(one["times"]) == 90
@@ -91,10 +97,3 @@ def test_probe_layout_reads_key_frames(long_clip):
     layout = probe_layout(long_clip[0])
     assert len(layout.times) == 90
     assert layout.keyframes == list(range(0, 90, 15))
-
-
-def test_file_jobs_refuses_regions_json_in_one_line(long_clip, tmp_path, cli):
-    result = cli("file", long_clip[0], "-o", tmp_path / "o.mp4", "--jobs", "2",
-                 "--regions-json", tmp_path / "r.json")
-    assert result.returncode == 2
-    assert result.stderr.count("\n") == 1 and "regions-json" in result.stderr

@@ -67,6 +67,7 @@ class Task:
     kind: str
     # A segment of a video: see anonymize_video's ``window``.
     window: tuple[float, float, float, float] | None = None
+    regions_json: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,8 @@ def _run_video(task: Task, worker: Worker, send: Any) -> TaskResult:
 
     settings = worker.settings
     job = FileJobConfig(input=task.source, output=task.target, crf=settings.crf,
-                        preset=settings.preset, detect_every=settings.detect_every)
+                        preset=settings.preset, detect_every=settings.detect_every,
+                        regions_json=task.regions_json)
     pending = [0, time.monotonic()]
 
     def on_frame(count: int) -> None:

@@ -156,7 +156,8 @@ def anonymize_video(
             encoder = Worker("livefilter-encode", encode, stop=stop).start()
             try:
                 _hide_faces(decoded, hidden, stop, detector, redaction, regions_log, counts,
-                            detect_every=job.detect_every, fps=float(info.fps), tracker=tracker)
+                            detect_every=job.detect_every, fps=float(info.fps), tracker=tracker,
+                            log_window=(window[1], window[2]) if window else None)
                 put_or_stop(hidden, _END, stop)
                 encoder.join()
             finally:
@@ -206,6 +207,7 @@ def _hide_faces(
     detect_every: int,
     fps: float,
     tracker: TrackerConfig | None,
+    log_window: tuple[float, float] | None = None,
 ) -> None:
     """Detect on key frames, track between them both ways, hide; audio passes.
 
@@ -238,7 +240,9 @@ def _hide_faces(
                 counts["regions_hidden"] += len(planned.regions)
                 redact(planned.frame.image, planned.regions, redaction.method, redaction.shape,
                        strength=redaction.strength)
-            if regions_log is not None:
+            if regions_log is not None and (
+                log_window is None or log_window[0] <= planned.frame.timestamp < log_window[1]
+            ):
                 regions_log.add(planned.frame.index, planned.curtain is not None,
                                 planned.regions)
             if not put_or_stop(hidden, planned.frame, stop):

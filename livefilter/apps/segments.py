@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import json
 import logging
 import os
 import shutil
@@ -176,6 +177,30 @@ def join_segments(source: Path, parts: list[Path], output: Path, expected_frames
         partial.unlink(missing_ok=True)
 
 
+def _join_regions(parts: list[Path], segments: list[Segment], path: Path) -> None:
+    """One regions log from the segments' (each lists its own frames, in
+    order; ``index`` becomes the frame number in the source)."""
+    merged: dict[str, Any] = {}
+    frames: list[dict[str, Any]] = []
+    start = 0
+    for part, segment in zip(parts, segments, strict=True):
+        data = json.loads(part.read_text(encoding="utf-8"))
+        merged = merged or {k: data[k] for k in ("width", "height", "fps")}
+        if len(data["frames"]) != segment.frames:
+            raise OutputError(f"{path}: segment {segment.index + 1} logged "
+                              f"{len(data['frames'])} frames for {segment.frames}")
+        for offset, entry in enumerate(data["frames"]):
+            frames.append({**entry, "index": start + offset})
+        start += segment.frames
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        partial.write_text(json.dumps({**merged, "frames": frames}) + "\n", encoding="utf-8")
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
 def anonymize_in_segments(
     source: Path,
     output: Path,
@@ -186,6 +211,7 @@ def anonymize_in_segments(
     on_frame: Callable[[int], None] | None = None,
     total_frames: Callable[[int], None] | None = None,
     runner: Runner = run_tasks,
+    regions_json: Path | None = None,
 ) -> dict[str, object] | None:
     """Anonymize ``source`` into ``output`` in up to ``jobs`` segments run at
     once; ``None`` (nothing done) when the file is too short to split or has
@@ -202,7 +228,9 @@ def anonymize_in_segments(
         total_frames(len(layout.times))
     parts_dir = output.with_name(f".{output.name}.{os.getpid()}.segments")
     parts_dir.mkdir(exist_ok=True)
-    tasks = [Task(s.index, source, parts_dir / f"{s.index:04d}.mp4", "video", s.window)
+    tasks = [Task(s.index, source, parts_dir / f"{s.index:04d}.mp4", "video", s.window,
+                  regions_json=None if regions_json is None else
+                  parts_dir / f"{s.index:04d}.regions.json")
              for s in segments]
     results: dict[int, Any] = {}
 
@@ -221,6 +249,9 @@ def anonymize_in_segments(
 
     try:
         runner(tasks, settings, jobs, handle)
+        if regions_json is not None:
+            _join_regions([t.regions_json for t in tasks], segments,  # type: ignore[misc]
+                          regions_json)
         join_segments(source, [task.target for task in tasks], output, len(layout.times))
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)

@@ -38,9 +38,6 @@ def cmd_file(args: argparse.Namespace) -> int:
     if not args.min_segment > 0:
         raise ConfigError(f"min-segment: expected a number of seconds above 0, "
                           f"got {args.min_segment}")
-    if (args.jobs > 1 or args.ray is not None) and job.regions_json is not None:
-        raise ConfigError("regions-json: not available with --jobs above 1 (segments); "
-                          "drop one of them")
     # The bar appears once the input has opened: a refused file gets its one
     # error line, not a progress line before it.
     bars: list[tqdm] = []
@@ -92,7 +89,8 @@ def _in_segments(args: argparse.Namespace, job: Any, on_frame: Any,
     try:
         return anonymize_in_segments(
             job.input, job.output, batch_settings(args, max(jobs, 2)), jobs=jobs,
-            min_seconds=args.min_segment, on_frame=on_frame, total_frames=set_total, **extra,
+            min_seconds=args.min_segment, on_frame=on_frame, total_frames=set_total,
+            regions_json=job.regions_json, **extra,
         )
     finally:
         if extra:
