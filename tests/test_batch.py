@@ -183,7 +183,7 @@ def test_batch_full_disk_stops_with_one_line_and_resumes(tmp_path, cli):
         assert result.returncode != 0
         lines = result.stderr.strip().splitlines()
         assert "Traceback" not in result.stderr
-        assert any("disk full" in line and "resume" in line for line in lines), result.stderr
+        assert len(lines) == 1 and "disk full" in lines[0] and "resume" in lines[0], lines
         done_before = [e["output"] for e in
                        json.loads((out / "livefilter-manifest.json").read_text())["entries"]
                        if e["status"] == "done"]

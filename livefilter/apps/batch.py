@@ -328,14 +328,21 @@ def _finish(result: TaskResult, task: tuple[Task, Item, Any], digest: str,
         error=result.error,
     )
     report.rows.append((item, entry, entry.status))
-    manifest.record(entry)
-    if callbacks.finish:
-        callbacks.finish(item, entry)
+    try:
+        manifest.record(entry)
+    except OutputError as exc:
+        if is_disk_full(exc):
+            raise OutputError(f"{manifest.path}: disk full; free some space and run the same "
+                              "command again to resume") from exc
+        raise
     if result.disk_full:
+        # The one line the batch stops with; not also a line for the file.
         raise OutputError(
             f"{item.output}: disk full ({result.error}); free some space and run the same "
             "command again to resume"
         )
+    if callbacks.finish:
+        callbacks.finish(item, entry)
 
 
 _COLUMNS = ("file", "status", "frames", "faces_hidden", "curtain_share", "seconds", "error")
