@@ -347,3 +347,32 @@ def test_batch_cuts_a_long_video_into_segments(tmp_path, cli):
         keys = sum(p.is_keyframe for p in container.demux(container.streams.video[0]))
     assert keys >= 2  # two segments, each from its own IDR frame
     assert [p.name for p in (out / "in").iterdir()] == ["long.mp4"]
+
+
+def test_batch_worker_killed_fails_its_file_only(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    write_clip(source / "a.mp4", frames=60, fps=15, size=(320, 240))
+    shutil.copy(source / "a.mp4", source / "b.mp4")
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "livefilter", "batch", str(source), "-o", str(out), "--jobs", "1",
+         "-q"], stderr=subprocess.PIPE, text=True)
+    killed = None
+    deadline = time.monotonic() + 240
+    while killed is None and time.monotonic() < deadline and process.poll() is None:
+        for part in out.rglob(".a.mp4.*.part"):
+            try:
+                os.kill(int(part.name.split(".")[-2]), signal.SIGKILL)  # the worker
+                killed = part
+            except ProcessLookupError:
+                continue
+        time.sleep(0.05)
+    assert killed is not None, "never saw the worker's partial file"
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1
+    assert "Traceback" not in stderr and "worker process died" in stderr
+    rows = _summary(out)
+    assert rows["in/a.mp4"]["status"] == "failed"
+    assert rows["in/b.mp4"]["status"] == "done"  # a new worker took the rest
+    assert not killed.exists() and not (out / "in" / "a.mp4").exists()
