@@ -97,3 +97,29 @@ def test_probe_layout_reads_key_frames(long_clip):
     layout = probe_layout(long_clip[0])
     assert len(layout.times) == 90
     assert layout.keyframes == list(range(0, 90, 15))
+
+
+def test_segments_interrupted_leave_nothing(long_clip, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out_dir = tmp_path / "o"
+    out_dir.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "livefilter", "file", str(long_clip[0]), "-o",
+         str(out_dir / "out.mp4"), "-q", "--jobs", "2", "--min-segment", "1.5"],
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    seen = False
+    while not seen and time.monotonic() < deadline and process.poll() is None:
+        seen = any(out_dir.glob(".out.mp4.*.segments/.*.part"))
+        time.sleep(0.05)
+    assert seen, "never saw a segment being written"
+    os.kill(process.pid, signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert list(out_dir.iterdir()) == []

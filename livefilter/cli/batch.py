@@ -68,7 +68,7 @@ def ray_runner(address: str) -> tuple[Any, int]:
     return runner, cpus
 
 
-def _interrupt(signum: int, frame: object) -> None:
+def interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
@@ -144,7 +144,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             tqdm.write(f"livefilter: error: {item.output}: {entry.error}", file=sys.stderr)
 
     callbacks = BatchCallbacks(start=start, total=total, advance=advance, finish=finish)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         extra = {} if runner is None else {"runner": runner}
         report = run_batch(items, out_dir, settings, jobs=jobs, callbacks=callbacks,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from livefilter.cli.batch import add_ray_option
+from livefilter.cli.batch import add_ray_option, interrupt
 from livefilter.cli.options import (
     EXIT_OK,
     add_hiding_options,
@@ -86,6 +87,8 @@ def _in_segments(args: argparse.Namespace, job: Any, on_frame: Any,
     if args.ray is not None:
         extra["runner"], cpus = ray_runner(args.ray)
         jobs = args.jobs if args.jobs > 1 else cpus
+    # SIGTERM as Ctrl-C: the workers are stopped and the segments removed.
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         return anonymize_in_segments(
             job.input, job.output, batch_settings(args, max(jobs, 2)), jobs=jobs,
@@ -93,6 +96,7 @@ def _in_segments(args: argparse.Namespace, job: Any, on_frame: Any,
             regions_json=job.regions_json, **extra,
         )
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if extra:
             import ray
 
