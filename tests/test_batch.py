@@ -376,3 +376,17 @@ def test_batch_worker_killed_fails_its_file_only(tmp_path):
     assert rows["in/a.mp4"]["status"] == "failed"
     assert rows["in/b.mp4"]["status"] == "done"  # a new worker took the rest
     assert not killed.exists() and not (out / "in" / "a.mp4").exists()
+
+
+def test_batch_missing_model_is_one_line_or_one_warning(tmp_path, cli):
+    _photo(tmp_path / "a" / "x.jpg")
+    _photo(tmp_path / "a" / "y.jpg")
+    env = {"LIVEFILTER_MODELS": str(tmp_path / "no-models")}
+    result = cli("batch", tmp_path / "a", "-o", tmp_path / "out", "--detector", "centerface",
+                 "--jobs", "2", "-q", env=env)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "livefilter models fetch" in result.stderr
+    result = cli("batch", tmp_path / "a", "-o", tmp_path / "out2", "--jobs", "2", "-q",
+                 env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("cascade") == 1  # warned once, not once per worker

@@ -68,6 +68,26 @@ def ray_runner(address: str) -> tuple[Any, int]:
     return runner, cpus
 
 
+def check_model(args: argparse.Namespace) -> None:
+    """Before starting workers: a missing model is one line (``centerface``),
+    or one warning and the cascade for all (``auto``), not one per worker.
+    Ray workers fetch the model themselves."""
+    if args.ray is not None or args.detector not in ("auto", "centerface"):
+        return
+    from livefilter.errors import ModelMissingError
+    from livefilter.models import model_path
+
+    try:
+        model_path()
+    except ModelMissingError:
+        if args.detector == "centerface":
+            raise
+        from livefilter.detect import build_detector
+
+        build_detector(detector_config(args))  # says once that it falls back
+        args.detector = "cascade"
+
+
 def interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -99,6 +119,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
             print(f"livefilter: {jobs} job(s) at once ({how})", file=sys.stderr)
     else:
         jobs = args.jobs
+    check_model(args)
     # Ray tasks take one CPU each: one inference thread, as pool jobs.
     settings = batch_settings(args, max(jobs, 2) if runner is not None else jobs)
     try:

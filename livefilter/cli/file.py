@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from livefilter.cli.batch import add_ray_option, interrupt
+from livefilter.cli.batch import add_ray_option, check_model, interrupt
 from livefilter.cli.options import (
     EXIT_OK,
     add_hiding_options,
@@ -82,6 +82,7 @@ def _in_segments(args: argparse.Namespace, job: Any, on_frame: Any,
     from livefilter.apps.segments import anonymize_in_segments
     from livefilter.cli.batch import batch_settings, ray_runner
 
+    check_model(args)
     extra: dict[str, Any] = {}
     jobs = args.jobs
     if args.ray is not None:
