@@ -85,7 +85,10 @@ def test_plan_splits_at_key_frames_with_margins():
     segments = plan_segments(layout, 3, min_seconds=2.0, margin=1.0)
     assert [s.frames for s in segments] == [30, 40, 30]
     assert sum(s.frames for s in segments) == 100
-    assert segments[1].own_from == times[30] and segments[1].read_from == pytest.approx(2.0)
+    assert segments[1].own_from == times[30]
+    # Reading starts at the last key frame at least the margin before.
+    assert (segments[1].first_frame, segments[1].read_from) == (20, times[20])
+    assert (segments[2].first_frame, segments[2].read_from) == (60, times[60])
     assert segments[0].own_until == segments[1].own_from
     assert segments[1].read_until == pytest.approx(times[70] + 1.0)
     assert segments[-1].own_until == float("inf")
@@ -123,3 +126,44 @@ def test_segments_interrupted_leave_nothing(long_clip, tmp_path):
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
     assert list(out_dir.iterdir()) == []
+
+
+def test_segment_starts_the_detector_cycle_where_one_piece_has_it(long_clip, tmp_path):
+    from livefilter.apps.batch_worker import Task, Worker, run_task
+    from livefilter.cli import build_parser
+    from livefilter.cli.batch import batch_settings
+    from livefilter.detections import Detections
+
+    class CycleDetector:
+        """Records where its cycle is set and how often it is called."""
+
+        def __init__(self) -> None:
+            self.runs: list[int] = []
+            self._next = 0
+
+        def seek_cycle(self, run_index: int) -> None:
+            self._next = run_index
+
+        def detect(self, image):
+            self.runs.append(self._next)
+            self._next += 1
+            return Detections.empty()
+
+    parser, _ = build_parser()
+    worker = Worker(batch_settings(parser.parse_args(["batch", "x", "-o", "y"]), 2))
+    fake = CycleDetector()
+    worker._detectors["video"] = fake
+    layout = probe_layout(long_clip[0])
+    segment = plan_segments(layout, 3, min_seconds=1.5, margin=1.0)[1]
+    task = Task(0, long_clip[0], tmp_path / "seg.mp4", "video", segment.window,
+                first_frame=segment.first_frame)
+    result = run_task(task, worker)
+    assert result.ok, result.error
+    assert result.frames == segment.frames
+    # Call k of the segment runs what call first_frame + k of one piece runs.
+    assert fake.runs[0] == segment.first_frame == 15
+    assert fake.runs == list(range(15, 15 + len(fake.runs)))
+    # A whole file after it starts the cycle afresh.
+    fake.runs.clear()
+    result = run_task(Task(1, long_clip[0], tmp_path / "whole.mp4", "video"), worker)
+    assert result.ok and fake.runs[0] == 0

@@ -258,7 +258,7 @@ def _run_pool(todo: list[tuple[Item, Any]], out_dir: Path, settings: BatchSettin
             parts = target.with_name(f".{target.name}.{os.getpid()}.segments")
             job = _Job(item, print_, target, [
                 Task(len(tasks) + s.index, item.source, parts / f"{s.index:04d}.mp4",
-                     "video", s.window) for s in segments
+                     "video", s.window, first_frame=s.first_frame) for s in segments
             ], segments=segments, frames=frames)
         tasks.extend(job.tasks)
         owners.update({task.index: job for task in job.tasks})

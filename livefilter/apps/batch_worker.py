@@ -68,6 +68,9 @@ class Task:
     # A segment of a video: see anonymize_video's ``window``.
     window: tuple[float, float, float, float] | None = None
     regions_json: Path | None = None
+    # The source frame number of the window's first frame: where the
+    # detector's cycle of passes stands there in a one-piece run.
+    first_frame: int = 0
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,12 @@ def _run_video(task: Task, worker: Worker, send: Any) -> TaskResult:
         if send is not None:
             send("total", frames)
 
-    stats = anonymize_video(job, worker.detector("video"), settings.video_redaction,
+    detector = worker.detector("video")
+    if hasattr(detector, "seek_cycle"):
+        # With one detector call per frame (the default), every frame then
+        # gets the passes it gets in a one-piece run.
+        detector.seek_cycle(task.first_frame // settings.detect_every)
+    stats = anonymize_video(job, detector, settings.video_redaction,
                             on_frame=on_frame, total_frames=on_total, tracker=settings.tracker,
                             window=task.window)
     if send is not None and pending[0]:

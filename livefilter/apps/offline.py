@@ -131,6 +131,8 @@ def anonymize_video(
                             continue
                         if isinstance(item, Frame) and item.timestamp >= window[3]:
                             return
+                        if isinstance(item, Frame) and item.timestamp < window[0]:
+                            continue  # before the key frame sought (open GOP)
                     if not put_or_stop(decoded, item, stop):
                         return
 

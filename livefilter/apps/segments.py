@@ -63,6 +63,7 @@ class Layout:
 @dataclass(frozen=True)
 class Segment:
     index: int
+    first_frame: int  # the source frame number of read_from: a key frame
     read_from: float
     own_from: float
     own_until: float
@@ -116,8 +117,16 @@ def plan_segments(layout: Layout, pieces: int, *, min_seconds: float,
         end = starts[k + 1] if k + 1 < len(starts) else len(times)
         own_from = times[start] if k else float("-inf")
         own_until = times[end] if end < len(times) else float("inf")
+        # Reading starts exactly at a key frame, so the frames read are the
+        # source's from ``first`` on, with no gap or guess.
+        first = 0
+        if k:
+            before = bisect.bisect_right(layout.keyframes, start) - 1
+            while before > 0 and times[layout.keyframes[before]] > times[start] - margin:
+                before -= 1
+            first = layout.keyframes[max(0, before)]
         segments.append(Segment(
-            k, read_from=max(0.0, times[start] - margin) if k else 0.0, own_from=own_from,
+            k, first_frame=first, read_from=times[first] if k else 0.0, own_from=own_from,
             own_until=own_until, read_until=own_until + margin, frames=end - start,
         ))
     return segments
@@ -230,7 +239,7 @@ def anonymize_in_segments(
     parts_dir.mkdir(exist_ok=True)
     tasks = [Task(s.index, source, parts_dir / f"{s.index:04d}.mp4", "video", s.window,
                   regions_json=None if regions_json is None else
-                  parts_dir / f"{s.index:04d}.regions.json")
+                  parts_dir / f"{s.index:04d}.regions.json", first_frame=s.first_frame)
              for s in segments]
     results: dict[int, Any] = {}
 
