@@ -11,7 +11,7 @@ export NUMBA_THREADING_LAYER ?= workqueue
 setup:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,ray]'
 	$(BIN)/livefilter models fetch
 	$(BIN)/python -c "from livefilter.hide.composite import warm_up; print(f'compositor kernels ready in {warm_up():.1f} s')"
 

@@ -74,6 +74,7 @@ def write_clip(
     tags: dict[str, str] | None = None,
     rotation: int | None = None,
     appears_at: int = 0,
+    keyint: int | None = None,
 ) -> list[np.ndarray]:
     """Write an H.264 clip of a face drifting right; returns the face boxes
     per frame (as stored, i.e. before any display rotation).
@@ -93,6 +94,8 @@ def write_clip(
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.time_base = Fraction(1, fps)
         stream.options = {"crf": "18", "preset": "veryfast"}
+        if keyint is not None:
+            stream.options = {**stream.options, "g": str(keyint), "keyint_min": str(keyint)}
         for i in range(frames):
             centre = (width * (0.35 + 0.3 * i / max(1, frames - 1)), height * 0.5)
             shown = face_height if i >= appears_at else 2

@@ -202,6 +202,7 @@ def _value_for(action: argparse.Action) -> st.SearchStrategy[str]:
 _SAFE_ARGS = {
     "file": [MISSING, "-o", "out.mp4"],
     "image": [MISSING, "-o", "."],
+    "batch": [MISSING, "-o", "batch-out"],
     "detect": [MISSING],
     "run": ["--source", MISSING, "--null"],
     "demo": ["-o", "demo-out"],

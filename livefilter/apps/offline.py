@@ -99,6 +99,7 @@ def anonymize_video(
     total_frames: Callable[[int], None] | None = None,
     tracker: TrackerConfig | None = None,
     manual: ManualRegions | None = None,
+    window: tuple[float, float, float, float] | None = None,
 ) -> dict[str, object]:
     """Anonymize ``job.input`` into ``job.output``; returns the run statistics.
 
@@ -106,12 +107,18 @@ def anonymize_video(
     progress bar), ``on_frame`` after each frame is written. ``manual``:
     hand-made regions (``--region``, ``--regions-file``); tracked ones are
     followed in a first pass over the file.
+
+    ``window`` = ``(read_from, own_from, own_until, read_until)`` seconds
+    makes a segment of a longer run (:mod:`livefilter.apps.segments`):
+    frames are read from the key frame at or before ``read_from`` up to
+    ``read_until`` (the margins feed the tracker and the look-ahead), only
+    those timed in ``[own_from, own_until)`` are written, and no audio.
     """
     started = time.monotonic()
     stop = threading.Event()
     decoded: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_SIZE)
     hidden: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_SIZE)
-    counts = {"frames_out": 0, "detections": 0, "curtain_frames": 0}
+    counts = {"frames_out": 0, "detections": 0, "curtain_frames": 0, "regions_hidden": 0}
 
     with VideoReader(job.input, allow_damaged=job.allow_damaged) as reader:
         info = reader.info
@@ -123,6 +130,8 @@ def anonymize_video(
         audio = job.audio or "keep"
         if job.audio is not None and not info.audio_streams:
             logger.warning("%s has no audio: --audio %s has nothing to do", job.input, job.audio)
+        if window is not None and window[0] > 0:
+            reader.seek(window[0])
         writer = VideoWriter(
             job.output,
             width=info.width,
@@ -131,7 +140,7 @@ def anonymize_video(
             time_base=info.time_base,
             crf=job.crf,
             preset=job.preset,
-            audio_templates=reader.audio_streams,
+            audio_templates=reader.audio_streams if window is None else None,
             audio_mode=audio,
         )
         regions_log = None
@@ -148,6 +157,13 @@ def anonymize_video(
 
             def decode() -> None:
                 for item in reader:
+                    if window is not None:
+                        if isinstance(item, AudioPacket):
+                            continue
+                        if isinstance(item, Frame) and item.timestamp >= window[3]:
+                            return
+                        if isinstance(item, Frame) and item.timestamp < window[0]:
+                            continue  # before the key frame sought (open GOP)
                     if not put_or_stop(decoded, item, stop):
                         return
 
@@ -159,6 +175,8 @@ def anonymize_video(
                     if isinstance(item, AudioPacket):
                         writer.add_audio(item)
                     elif isinstance(item, Frame):
+                        if window is not None and not window[1] <= item.timestamp < window[2]:
+                            continue  # a margin frame: another segment writes it
                         writer.write(item)
                         counts["frames_out"] += 1
                         if on_frame is not None:
@@ -172,7 +190,8 @@ def anonymize_video(
             try:
                 _hide_faces(decoded, hidden, stop, detector, redaction, regions_log, counts,
                             detect_every=job.detect_every, fps=float(info.fps), tracker=tracker,
-                            manual=manual)
+                            manual=manual,
+                            log_window=(window[1], window[2]) if window else None)
                 put_or_stop(hidden, _END, stop)
                 encoder.join()
             finally:
@@ -205,6 +224,7 @@ def anonymize_video(
         "fps_out": round(frames / seconds, 2) if seconds > 0 else 0.0,
         "detector_hz": round(counts["detections"] / seconds, 2) if seconds > 0 else 0.0,
         "curtain_frames": counts["curtain_frames"],
+        "regions_hidden": counts["regions_hidden"],
         "decode_errors": decode_errors,
         "audio": audio,
         "audio_streams": info.audio_streams,
@@ -230,6 +250,7 @@ def _hide_faces(
     fps: float,
     tracker: TrackerConfig | None,
     manual: ManualRegions | None = None,
+    log_window: tuple[float, float] | None = None,
 ) -> None:
     """Detect on key frames, track between them both ways, hide; audio passes.
 
@@ -261,9 +282,12 @@ def _hide_faces(
                 counts["curtain_frames"] += 1
                 curtain(planned.frame.image)
             else:
+                counts["regions_hidden"] += len(planned.regions)
                 regions, shapes = hide_regions(planned.frame.image, planned.frame.index,
                                                regions, redaction, manual)
-            if regions_log is not None:
+            if regions_log is not None and (
+                log_window is None or log_window[0] <= planned.frame.timestamp < log_window[1]
+            ):
                 regions_log.add(planned.frame.index, planned.curtain is not None, regions, shapes)
             if not put_or_stop(hidden, planned.frame, stop):
                 return False

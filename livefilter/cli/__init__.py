@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from livefilter import __version__
+from livefilter.cli.batch import add_batch_parser
 from livefilter.cli.file import add_file_parser
 from livefilter.cli.misc import add_demo_parser, add_devices_parser, add_models_parser
 from livefilter.cli.options import (
@@ -53,6 +54,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 
     commands['file'] = add_file_parser(sub)
     commands['image'] = add_image_parser(sub)
+    commands['batch'] = add_batch_parser(sub)
     commands['detect'] = add_detect_parser(sub)
     commands['run'] = add_run_parser(sub)
     commands['models'] = add_models_parser(sub)

@@ -549,6 +549,13 @@ class MultiPassDetector:
                 )
         return runs
 
+    def seek_cycle(self, run_index: int) -> None:
+        """Make the next :meth:`detect` call run ``run_index``: a video
+        processed in segments then gets, on every frame, the passes a
+        one-piece run gives it (and a new file starts the cycle afresh)."""
+        with self._lock:
+            self._runs = run_index
+
     def detect(self, frame_bgr: np.ndarray) -> Detections:
         """Faces in ``frame_bgr`` (``(H, W, 3) uint8`` BGR), merged over all passes."""
         with self._lock:

@@ -319,6 +319,17 @@ class VideoReader:
             raise InputError(f"{self.path}: cannot decode video ({_reason(exc)})") from exc
         raise InputError(f"{self.path}: video stream has no decodable frame")
 
+    def seek(self, seconds: float) -> None:
+        """Make the next iteration start at the key frame at or before
+        ``seconds`` (a frame's ``timestamp``); frame indices then count from
+        there."""
+        target = int(seconds / float(self._video.time_base))
+        try:
+            self._container.seek(target, stream=self._video, backward=True, any_frame=False)
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{self.path}: cannot seek to {seconds:.3f} s ({_reason(exc)})") \
+                from exc
+
     @property
     def audio_streams(self) -> list[av.audio.stream.AudioStream]:
         return self._audio
