@@ -144,7 +144,9 @@ def test_hide_people_without_the_person_model_refuses_in_one_line(tmp_path, cli)
     source = tmp_path / "astronaut.png"
     cv2.imwrite(str(source), data.astronaut()[:, :, ::-1])
     env = {"LIVEFILTER_MODELS": str(models)}
-    for command in (["detect", source, "--json"], ["image", source, "-o", tmp_path]):
+    out = tmp_path / "out"
+    out.mkdir()
+    for command in (["detect", source, "--json"], ["image", source, "-o", out]):
         result = cli(*command, "--hide", "people", env=env)
         assert result.returncode == 1
         lines = result.stderr.strip().splitlines()
