@@ -19,7 +19,18 @@ Fail closed. A frame goes out as curtain (hidden whole) when
   cut or a whip-pan — and no result from the new scene is in yet
   (``scene-cut``);
 * the nearest result of its scene is more than ``max_stale`` seconds away
-  from it (``detector-stale``).
+  from it (``detector-stale``);
+* the detector has not looked at the whole frame, with every pass of its
+  preset, in the results of its scene that still count for it
+  (``partial-coverage``): a result counts while the tracks it made are held
+  (``hold``: taken after the frame, or at most ``hold`` seconds before it),
+  and the whole frame is seen by ``need`` consecutive detector calls (a
+  preset's passes and tiles take turns; see
+  :func:`livefilter.detect.revisit_calls`). So a frame goes out unhidden only
+  when every face the detector can find in it was looked for while its track
+  would still be held, whatever the options: after a start or a cut, until
+  each pass has run once; and whenever the detector is too slow to come
+  round within the hold.
 """
 
 from __future__ import annotations
@@ -66,20 +77,63 @@ class PlanConfig:
             Measured on the shared clips: hard cuts 55-93, ordinary motion at
             most 23 frame to frame and 36 over three frames.
         mask_scale: region size relative to the face box.
+        hold: seconds a result counts as evidence for the frames after it:
+            the tracker's shortest hold (its tracks are gone after that).
+        revisit_calls: consecutive detector calls needed to see the whole
+            frame (the fewest the detector can ever need).
+        call_interval: the shortest time between two detector calls (one a
+            frame, or every ``detect_every`` frames), for the check that the
+            hold can span ``revisit_calls`` calls at all.
     """
 
     delay: float = 0.0
     max_stale: float = 0.5
     cut_threshold: float = 40.0
     mask_scale: float = 1.6
+    hold: float = 30.0
+    revisit_calls: int = 1
+    call_interval: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.delay <= 10.0:
             raise ConfigError(f"delay: expected 0..10 seconds, got {self.delay!r}")
         if not 0.01 <= self.max_stale <= 60.0:
             raise ConfigError(f"max-stale: expected 0.01..60 seconds, got {self.max_stale!r}")
+        if not 0.0 <= self.hold <= 30.0:
+            raise ConfigError(f"hold: expected 0..30 seconds, got {self.hold!r}")
+        if not 1 <= self.revisit_calls <= 1000 or not 0.0 <= self.call_interval <= 60.0:
+            raise ConfigError("revisit: expected 1..1000 calls and 0..60 s between calls")
+        # Refused, not clamped: both values were asked for, and either one
+        # changed quietly would surprise; the message says what works.
+        if self.max_stale > self.hold:
+            raise ConfigError(
+                f"max-stale: {self.max_stale:g} s is longer than the {self.hold:g} s a face "
+                f"stays hidden after it was last detected (--hold), so frames could go out "
+                f"after a face's track was dropped; use --max-stale {self.hold:g} or less, or "
+                f"a longer --hold")
+        revisit = self.revisit_calls * self.call_interval
+        if revisit > self.hold + 1e-9:
+            raise ConfigError(
+                f"hold: {self.hold:g} s is shorter than the {revisit:.2f} s the detector needs "
+                f"to look at the whole frame ({self.revisit_calls} calls, at most one every "
+                f"{self.call_interval:.3f} s), so a face would be dropped before it is looked "
+                f"for again; use --hold {_round_up(revisit)} or more, a lighter --quality or "
+                f"a smaller --detect-every")
         if not 1.0 <= self.cut_threshold <= 255.0:
             raise ConfigError(f"cut-threshold: expected 1..255, got {self.cut_threshold!r}")
+
+
+def _round_up(seconds: float) -> str:
+    return f"{np.ceil(seconds * 100) / 100:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """One detector result as the curtain rule sees it."""
+
+    timestamp: float
+    call: int  # the detector call's number; consecutive calls have consecutive numbers
+    need: int  # consecutive calls ending with this one that see the whole frame
 
 
 @dataclass(slots=True)
@@ -114,7 +168,9 @@ class RegionPlanner:
         self._pending: list[tuple[int, float, Detections]] = []
         self._scene = 0
         self._scene_of: dict[int, int] = {}
-        self._result_times: dict[int, list[float]] = {}  # scene -> sorted result timestamps
+        # scene -> its results' evidence, sorted by timestamp
+        self._evidence: dict[int, list[_Evidence]] = {}
+        self._calls = 0
         self._last_result_seq: int | None = None
         self._previous: Thumbnail | None = None
         self._current_seq = -1
@@ -159,27 +215,39 @@ class RegionPlanner:
         self._apply_pending()
         return cut
 
-    def add_result(self, seq: int, timestamp: float, detections: Detections) -> None:
-        """A detector result for frame ``seq`` (captured at ``timestamp``)."""
-        self._pending.append((seq, timestamp, detections))
+    def add_result(self, seq: int, timestamp: float, detections: Detections, *,
+                   call: int | None = None, need: int = 1) -> None:
+        """A detector result for frame ``seq`` (captured at ``timestamp``).
+
+        ``call`` numbers the detector's calls (a failed or lost call leaves a
+        gap); ``need`` is how many consecutive calls ending with this one
+        see the whole frame. Without ``call``, results are taken as
+        consecutive calls.
+        """
+        if call is None:
+            call = self._calls
+        self._calls = call + 1
+        evidence = _Evidence(timestamp, call, max(1, need))
+        self._pending.append((seq, evidence, detections))
         self._apply_pending()
 
     def _apply_pending(self) -> None:
         waiting = []
-        for seq, timestamp, detections in self._pending:
+        for seq, evidence, detections in self._pending:
             if seq > self._current_seq:
-                waiting.append((seq, timestamp, detections))  # its frame has not come yet
+                waiting.append((seq, evidence, detections))  # its frame has not come yet
                 continue
-            self._apply(seq, timestamp, detections)
+            self._apply(seq, evidence, detections)
         self._pending = waiting
 
-    def _apply(self, seq: int, timestamp: float, detections: Detections) -> None:
+    def _apply(self, seq: int, evidence: _Evidence, detections: Detections) -> None:
+        timestamp = evidence.timestamp
         scene = self._scene_of.get(seq)
         if scene is None:
             return  # older than the history: nothing left to place it in
         self.results += 1
-        times = self._result_times.setdefault(scene, [])
-        bisect.insort(times, timestamp)
+        bisect.insort(self._evidence.setdefault(scene, []), evidence,
+                      key=lambda e: e.timestamp)
         if scene == self._scene:
             self.tracker.add_detections(detections, seq, timestamp)
             if self._last_result_seq is None or seq > self._last_result_seq:
@@ -215,17 +283,20 @@ class RegionPlanner:
             return "panic"
         if self.detector_failing:
             return "detector-failed"
-        times = self._result_times.get(held.scene)
-        if not times:
+        evidence = self._evidence.get(held.scene)
+        if not evidence:
             return "scene-cut" if self.results else "no-detection-yet"
-        index = bisect.bisect_left(times, held.frame.timestamp)
+        when = held.frame.timestamp
+        index = bisect.bisect_left(evidence, when, key=lambda e: e.timestamp)
         nearest = min(
-            (abs(times[i] - held.frame.timestamp) for i in (index - 1, index)
-             if 0 <= i < len(times)),
+            (abs(evidence[i].timestamp - when) for i in (index - 1, index)
+             if 0 <= i < len(evidence)),
             default=float("inf"),
         )
         if nearest > self.config.max_stale:
             return "detector-stale"
+        if not _covers(evidence, when - self.config.hold):
+            return "partial-coverage"
         return None
 
     def pop_ready(self, *, now: float | None = None, flush: bool = False) -> list[PlannedFrame]:
@@ -255,11 +326,20 @@ class RegionPlanner:
 
     def _forget_old_results(self) -> None:
         live_scenes = {h.scene for h in self._held} | {self._scene}
-        for scene in [s for s in self._result_times if s not in live_scenes]:
-            del self._result_times[scene]
-        times = self._result_times.get(self._scene)
-        if times and len(times) > 256:
-            del times[: len(times) - 256]
+        for scene in [s for s in self._evidence if s not in live_scenes]:
+            del self._evidence[scene]
+        evidence = self._evidence.get(self._scene)
+        if evidence and len(evidence) > 256:
+            del evidence[: len(evidence) - 256]
+
+
+def _covers(evidence: list[_Evidence], since: float) -> bool:
+    """Whether the results at or after ``since`` include, for one of them,
+    the ``need`` consecutive calls ending with it: the whole frame seen."""
+    start = bisect.bisect_left(evidence, since, key=lambda e: e.timestamp)
+    calls = {e.call for e in evidence[start:]}
+    return any(all(e.call - back in calls for back in range(1, e.need))
+               for e in evidence[start:])
 
 
 # Share of a detected box that must lie inside one box its frame already
