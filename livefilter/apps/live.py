@@ -50,7 +50,7 @@ from livefilter.stats import LiveStats
 from livefilter.track.plan import PlanConfig, PlannedFrame, RegionPlanner
 from livefilter.track.tracker import TrackerConfig
 
-__all__ = ["LiveConfig", "LivePipeline"]
+__all__ = ["LiveConfig", "LivePipeline", "live_tracker_config", "plan_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +107,24 @@ class LiveConfig:
             raise ConfigError("ring-slots and sink-queue: expected 2..64 and 1..64")
 
 
+def live_tracker_config(detector: Detector, hold: float = TrackerConfig.hold) -> TrackerConfig:
+    """The tracker of a live run holding confirmed faces ``hold`` seconds."""
+    return TrackerConfig(hold=hold, weak_hold=weak_track_hold(detector, hold, live=True))
+
+
+def plan_config(config: LiveConfig, tracker: TrackerConfig, detector: Detector, *,
+                fps: float, mask_scale: float) -> PlanConfig:
+    """The planner's rules for a live run; raises :class:`ConfigError` for
+    options that cannot be safe together (see :class:`PlanConfig`).
+    """
+    # The detector runs at most once a frame (every detect_every frames):
+    # a hold that cannot span its revisit even so is refused.
+    return PlanConfig(delay=config.delay, max_stale=config.max_stale,
+                      cut_threshold=config.cut_threshold, mask_scale=mask_scale,
+                      hold=tracker.weak_hold, revisit_calls=revisit_calls(detector),
+                      call_interval=max(1, config.detect_every) / max(1.0, fps))
+
+
 @dataclass(frozen=True, slots=True)
 class _Result:
     """Detections of the frame with sequence number ``seq``, captured at ``timestamp``."""
@@ -154,17 +172,9 @@ class LivePipeline:
         self._preview_slot: queue.Queue[OutputItem] = queue.Queue(maxsize=1)
         self._detector_failing = False
         self._detect_now = threading.Event()
-        if tracker is None:
-            hold = TrackerConfig.hold
-            tracker = TrackerConfig(hold=hold, weak_hold=weak_track_hold(detector, hold, live=True))
-        # The detector runs at most once a frame (every detect_every frames):
-        # the planner refuses a hold that could not span its revisit even so.
-        call_interval = max(1, config.detect_every) / max(1.0, source.fps)
+        tracker = tracker or live_tracker_config(detector)
         self.planner = RegionPlanner(
-            PlanConfig(delay=config.delay, max_stale=config.max_stale,
-                       cut_threshold=config.cut_threshold, mask_scale=redaction.mask_scale,
-                       hold=tracker.weak_hold, revisit_calls=revisit_calls(detector),
-                       call_interval=call_interval),
+            plan_config(config, tracker, detector, fps=source.fps, mask_scale=redaction.mask_scale),
             tracker,
         )
         self.monitor = ProtectionMonitor(on_change=_log_protection)

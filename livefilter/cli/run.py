@@ -169,7 +169,7 @@ def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="draw the protection state (protected, degraded, curtain, "
                        "signal-lost), small, on the output")
     group.add_argument("--cut-threshold", type=finite_float, default=40.0, metavar="LEVEL",
-                       help="picture change (0-255) treated as a cut or whip-pan: hidden whole "
+                       help="picture change (1-50) treated as a cut or whip-pan: hidden whole "
                        "until the next detection (default: %(default)s)")
     add_hold_option(group)
     group.add_argument("--duration", type=finite_float, default=None, metavar="SECONDS",

@@ -55,9 +55,12 @@ from livefilter.track.tracker import (
     scene_change,
 )
 
-__all__ = ["PlanConfig", "PlannedFrame", "RegionPlanner"]
+__all__ = ["CUT_THRESHOLD_MAX", "PlanConfig", "PlannedFrame", "RegionPlanner"]
 
 logger = logging.getLogger(__name__)
+
+#: Highest accepted ``cut_threshold`` (see :class:`PlanConfig`).
+CUT_THRESHOLD_MAX = 50.0
 
 # Frames whose thumbnails are kept to place late results: 4 s at 30 fps.
 _HISTORY = 120
@@ -119,8 +122,12 @@ class PlanConfig:
                 f"{self.call_interval:.3f} s), so a face would be dropped before it is looked "
                 f"for again; use --hold {_round_up(revisit)} or more, a lighter --quality or "
                 f"a smaller --detect-every")
-        if not 1.0 <= self.cut_threshold <= 255.0:
-            raise ConfigError(f"cut-threshold: expected 1..255, got {self.cut_threshold!r}")
+        # Above 50 a real cut (55-93 on the shared clips) could pass for
+        # motion: the old scene's tracks would stand for faces that are gone
+        # and the new scene's faces would go out before they are detected.
+        if not 1.0 <= self.cut_threshold <= CUT_THRESHOLD_MAX:
+            raise ConfigError(f"cut-threshold: expected 1..{CUT_THRESHOLD_MAX:g} (a higher "
+                              f"level misses real cuts), got {self.cut_threshold!r}")
 
 
 def _round_up(seconds: float) -> str:
@@ -155,6 +162,9 @@ class _Held:
     thumb: Thumbnail
     scene: int
     faces: list[np.ndarray] = field(default_factory=list)
+    tracks: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    ids: tuple[int, ...] = ()  # of ``tracks``, in order
+    track_ids: frozenset[int] = frozenset()
 
 
 class RegionPlanner:
@@ -210,7 +220,12 @@ class RegionPlanner:
             for old in list(self._scene_of)[:_HISTORY]:
                 del self._scene_of[old]
         held = _Held(frame, seq, arrival, thumb, self._scene)
-        held.faces.append(self.tracker.boxes().xyxy)
+        tracks = self.tracker.boxes()
+        held.faces.append(tracks.xyxy)
+        held.tracks = tracks.xyxy
+        if tracks.track_ids is not None:
+            held.ids = tuple(int(i) for i in tracks.track_ids)
+            held.track_ids = frozenset(held.ids)
         self._held.append(held)
         self._apply_pending()
         return cut
@@ -255,24 +270,29 @@ class RegionPlanner:
         source = self.tracker.thumbnail(seq)
         if source is None or len(detections) == 0:
             return
-        # Only faces not already hidden in their own frame are carried back:
-        # one already covered there belongs to a track whose boxes the other
-        # held frames have. Carrying every box cost one optical-flow call per
-        # held frame per result, which made a 0.3 s look-ahead drop frames on
-        # a crowd.
-        carried = detections.xyxy
+        # A face a track already hides in its own frame is carried only to
+        # the held frames that lack that track (it ended, or began, in
+        # between); the others have its boxes. Carrying every box cost one
+        # optical-flow call per held frame per result, which made a 0.3 s
+        # look-ahead drop frames on a crowd.
+        covering: list[frozenset[int]] = [frozenset()] * len(detections)
         for held in self._held:
             if held.seq == seq:
-                carried = carried[~_covered(carried, held.faces)]
+                covering = _covering_tracks(detections.xyxy, held)
                 held.faces.append(detections.xyxy)
                 break
-        if len(carried) == 0:
-            return
         growth = self.tracker_config.growth_per_second
         for held in self._held:
             if held.scene != scene or held.seq == seq:
                 continue
-            boxes, _, _ = propagate_boxes(source, held.thumb, carried)
+            lacking = np.array([not ids & held.track_ids for ids in covering], bool)
+            if lacking.any():
+                # Nor where boxes carried there already hide it (a face
+                # found by an earlier result of the look-ahead).
+                lacking[lacking] = ~_inside_any(detections.xyxy[lacking], held.faces)
+            if not lacking.any():
+                continue
+            boxes, _, _ = propagate_boxes(source, held.thumb, detections.xyxy[lacking])
             grow = growth * abs(held.frame.timestamp - timestamp)
             size = boxes[:, 2:] - boxes[:, :2]
             held.faces.append(np.concatenate([boxes[:, :2] - size * grow,
@@ -348,9 +368,18 @@ def _covers(evidence: list[_Evidence], since: float) -> bool:
 _COVERED_SHARE = 0.7
 
 
-def _covered(boxes: np.ndarray, hidden: list[np.ndarray]) -> np.ndarray:
+def _inside_any(boxes: np.ndarray, hidden: list[np.ndarray]) -> np.ndarray:
     """``(N,) bool``: which ``boxes`` lie mostly inside one of the ``hidden`` boxes."""
     present = [h for h in hidden if len(h)]
     if len(boxes) == 0 or not present:
         return np.zeros(len(boxes), bool)
     return inside_share_xyxy(boxes, np.concatenate(present)).max(axis=1) >= _COVERED_SHARE
+
+
+def _covering_tracks(boxes: np.ndarray, held: _Held) -> list[frozenset[int]]:
+    """For each of ``boxes``, the ids of the tracks of ``held`` it lies mostly
+    inside (empty: no track hides it there)."""
+    if len(boxes) == 0 or not held.ids:
+        return [frozenset()] * len(boxes)
+    inside = inside_share_xyxy(boxes, held.tracks) >= _COVERED_SHARE
+    return [frozenset(held.ids[j] for j in np.flatnonzero(row)) for row in inside]
