@@ -59,6 +59,9 @@ class ProtectionMonitor:
             while self._recent and self._recent[0][0] < now - self._window:
                 self._recent.popleft()
             if signal_lost:
+                # What went out before the loss says nothing about the
+                # source once it is back.
+                self._recent.clear()
                 new = ("signal-lost", "source lost")
             else:
                 reasons = Counter(r for _, r in self._recent if r is not None and

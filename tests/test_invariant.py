@@ -207,6 +207,6 @@ def test_unsafe_options_are_refused_saying_what_works(kwargs, option, works):
 
 
 def test_cut_threshold_above_what_real_cuts_measure_is_refused():
-    with pytest.raises(ConfigError, match="cut-threshold: expected 1..50"):
+    with pytest.raises(ConfigError, match=r"cut-threshold: expected 1\.\.50"):
         simulate(hold=1.0, max_stale=0.5, delay=0.0, detect_every=0, revisit=1,
                  call_time=0.04, cut_threshold=60.0)
