@@ -210,3 +210,24 @@ def test_cut_threshold_above_what_real_cuts_measure_is_refused():
     with pytest.raises(ConfigError, match=r"cut-threshold: expected 1\.\.50"):
         simulate(hold=1.0, max_stale=0.5, delay=0.0, detect_every=0, revisit=1,
                  call_time=0.04, cut_threshold=60.0)
+
+
+def test_run_refuses_unsafe_options_in_one_line(tmp_path, cli):
+    from synthetic import write_clip
+
+    clip = tmp_path / "face.mp4"
+    write_clip(clip, frames=15, fps=15, audio=False)
+    for options, expected in [
+        (["--hold", "0.2", "--quality", "thorough"], "use --hold 0.54 or more"),
+        (["--max-stale", "2"], "use --max-stale 1 or less"),
+        (["--hold", "0"], "use --hold 0.4 or more"),
+        (["--cut-threshold", "60"], "cut-threshold: expected 1..50"),
+    ]:
+        result = cli("run", "--source", clip, "--null", *options)
+        assert result.returncode == 2, (options, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("livefilter: error: "), lines
+        assert expected in lines[0], lines[0]
+    # --hold alone takes max-stale down with it (not refused).
+    result = cli("run", "--source", clip, "--null", "--hold", "0.5", "-q")
+    assert result.returncode == 0, result.stderr

@@ -34,7 +34,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             "no output: give --preview, --vcam, --record PATH, --stream URL or --null"
         )
     live = LiveConfig(
-        detect_every=args.detect_every, max_stale=args.max_stale, duration=args.duration,
+        detect_every=args.detect_every, duration=args.duration,
+        # Not given: 0.5 s, or the hold if shorter (a longer one is refused).
+        max_stale=max(0.05, min(0.5, args.hold)) if args.max_stale is None else args.max_stale,
         delay=default_delay(args) if args.delay is None else args.delay,
         cut_threshold=args.cut_threshold,
         stats_interval=0 if args.quiet else args.stats_interval,
@@ -158,9 +160,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     group.add_argument("--detect-every", type=detect_every, default=0, metavar="N|auto",
                        help="run the detector every N frames, or auto: as often as it can "
                        "(default: auto)")
-    group.add_argument("--max-stale", type=finite_float, default=0.5, metavar="SECONDS",
+    group.add_argument("--max-stale", type=finite_float, default=None, metavar="SECONDS",
                        help="hide the whole frame when the newest detection is older than "
-                       "this; at most --hold (default: %(default)s)")
+                       "this; at most --hold (default: 0.5, or --hold if shorter)")
     group.add_argument("--delay", type=finite_float, default=None, metavar="SECONDS",
                        help="look-ahead: hold output back this long so a face is hidden from "
                        f"its first visible frame (default: 0 with --preview or --vcam, else "

@@ -108,12 +108,6 @@ class PlanConfig:
             raise ConfigError("revisit: expected 1..1000 calls and 0..60 s between calls")
         # Refused, not clamped: both values were asked for, and either one
         # changed quietly would surprise; the message says what works.
-        if self.max_stale > self.hold:
-            raise ConfigError(
-                f"max-stale: {self.max_stale:g} s is longer than the {self.hold:g} s a face "
-                f"stays hidden after it was last detected (--hold), so frames could go out "
-                f"after a face's track was dropped; use --max-stale {self.hold:g} or less, or "
-                f"a longer --hold")
         revisit = self.revisit_calls * self.call_interval
         if revisit > self.hold + 1e-9:
             raise ConfigError(
@@ -122,6 +116,12 @@ class PlanConfig:
                 f"{self.call_interval:.3f} s), so a face would be dropped before it is looked "
                 f"for again; use --hold {_round_up(revisit)} or more, a lighter --quality or "
                 f"a smaller --detect-every")
+        if self.max_stale > self.hold:
+            raise ConfigError(
+                f"max-stale: {self.max_stale:g} s is longer than the {self.hold:g} s a face "
+                f"stays hidden after it was last detected (--hold), so frames could go out "
+                f"after a face's track was dropped; use --max-stale {self.hold:g} or less, or "
+                f"a longer --hold")
         # Above 50 a real cut (55-93 on the shared clips) could pass for
         # motion: the old scene's tracks would stand for faces that are gone
         # and the new scene's faces would go out before they are detected.
