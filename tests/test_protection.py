@@ -189,3 +189,20 @@ def test_loaded_run_reports_its_state_and_sends_no_raw_frame(tmp_path, cli):
         mask = hidden_mask(region, "ellipse", 240, 320)
         x1, y1, x2, y2 = (int(v) for v in boxes[entry["index"]])
         assert mask[max(0, y1):y2, max(0, x1):x2].mean() > 0.6, entry["index"]
+
+
+@pytest.mark.parametrize(("outputs", "delay"), [
+    ({"record": "out.mkv"}, 0.5), ({"stream": "rtmp://x"}, 0.5), ({"null": True}, 0.5),
+    ({"record": "out.mkv", "preview": True}, 0.0), ({"stream": "rtmp://x", "vcam": "auto"}, 0.0),
+])
+def test_look_ahead_by_default_only_where_no_one_watches_live(outputs, delay):
+    from livefilter.cli import build_parser
+    from livefilter.cli.run import default_delay
+
+    args = ["run", "--source", "clip.mp4"]
+    for key, value in outputs.items():
+        args += [f"--{key}"] + ([] if value is True else [value])
+    parsed = build_parser()[0].parse_args(args)
+
+    assert parsed.delay is None
+    assert default_delay(parsed) == delay
