@@ -22,7 +22,8 @@ from conftest import SquareDetector, square_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from livefilter.apps.live import LiveConfig, live_tracker_config, plan_config
+from livefilter.apps.live import LiveConfig
+from livefilter.apps.live_rules import live_tracker_config, plan_config
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError
 from livefilter.frame import Frame

@@ -35,8 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from livefilter.apps.live_rules import live_tracker_config, plan_config
 from livefilter.apps.stepdown import StepDown
-from livefilter.detect import Detector, revisit_calls, weak_track_hold
+from livefilter.detect import Detector, revisit_calls
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, SinkError
 from livefilter.frame import Frame
@@ -47,10 +48,10 @@ from livefilter.io.sinks import OutputItem, Sink, SinkRunner
 from livefilter.protection import ProtectionMonitor
 from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.stats import LiveStats
-from livefilter.track.plan import PlanConfig, PlannedFrame, RegionPlanner
+from livefilter.track.plan import PlannedFrame, RegionPlanner
 from livefilter.track.tracker import TrackerConfig
 
-__all__ = ["LiveConfig", "LivePipeline", "live_tracker_config", "plan_config"]
+__all__ = ["LiveConfig", "LivePipeline"]
 
 logger = logging.getLogger(__name__)
 
@@ -105,24 +106,6 @@ class LiveConfig:
             raise ConfigError(f"stats-interval: expected 0..3600, got {self.stats_interval!r}")
         if not 2 <= self.ring_slots <= 64 or not 1 <= self.sink_queue <= 64:
             raise ConfigError("ring-slots and sink-queue: expected 2..64 and 1..64")
-
-
-def live_tracker_config(detector: Detector, hold: float = TrackerConfig.hold) -> TrackerConfig:
-    """The tracker of a live run holding confirmed faces ``hold`` seconds."""
-    return TrackerConfig(hold=hold, weak_hold=weak_track_hold(detector, hold, live=True))
-
-
-def plan_config(config: LiveConfig, tracker: TrackerConfig, detector: Detector, *,
-                fps: float, mask_scale: float) -> PlanConfig:
-    """The planner's rules for a live run; raises :class:`ConfigError` for
-    options that cannot be safe together (see :class:`PlanConfig`).
-    """
-    # The detector runs at most once a frame (every detect_every frames):
-    # a hold that cannot span its revisit even so is refused.
-    return PlanConfig(delay=config.delay, max_stale=config.max_stale,
-                      cut_threshold=config.cut_threshold, mask_scale=mask_scale,
-                      hold=tracker.weak_hold, revisit_calls=revisit_calls(detector),
-                      call_interval=max(1, config.detect_every) / max(1.0, fps))
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +172,7 @@ class LivePipeline:
         self._lost_frame: np.ndarray | None = None
         self._regions_log: RegionsLog | None = None
         self.stop_reason = ""
+        self._step_calls = 0
 
     def protection(self) -> tuple[str, str]:
         """``(state, reason)``: ``protected``, ``degraded``, ``curtain`` or
@@ -305,6 +289,7 @@ class LivePipeline:
 
     def _detect_in_step(self, item: RingItem) -> None:
         need = revisit_calls(self.detector)
+        self._step_calls += 1  # a failed call leaves a gap, as in _detect_loop
         try:
             detections = self.detector.detect(item.frame.image)
         except Exception as exc:
@@ -313,7 +298,8 @@ class LivePipeline:
                          type(exc).__name__, exc)
             return
         self.stats.detection()
-        self.planner.add_result(item.seq, item.frame.timestamp, detections, need=need)
+        self.planner.add_result(item.seq, item.frame.timestamp, detections,
+                                call=self._step_calls, need=need)
 
     def _emit_ready(self, *, flush: bool) -> None:
         now = None if self._lossless else time.monotonic()

@@ -270,33 +270,40 @@ class RegionPlanner:
         source = self.tracker.thumbnail(seq)
         if source is None or len(detections) == 0:
             return
-        # A face a track already hides in its own frame is carried only to
-        # the held frames that lack that track (it ended, or began, in
-        # between); the others have its boxes. Carrying every box cost one
-        # optical-flow call per held frame per result, which made a 0.3 s
-        # look-ahead drop frames on a crowd.
-        covering: list[frozenset[int]] = [frozenset()] * len(detections)
+        # A face not yet hidden in its own frame is carried to every other
+        # held frame. One already hidden there is carried only to the later
+        # held frames that lack the track hiding it (the track ended in
+        # between, and this result found the face again) and where no box
+        # carried there already covers it; the earlier frames got it when it
+        # was first found. Carrying every box cost one optical-flow call per
+        # held frame per result, which made a 0.3 s look-ahead drop frames on
+        # a crowd.
+        boxes = detections.xyxy
+        uncovered = np.ones(len(boxes), bool)
+        covering: list[frozenset[int]] = [frozenset()] * len(boxes)
         for held in self._held:
             if held.seq == seq:
-                covering = _covering_tracks(detections.xyxy, held)
-                held.faces.append(detections.xyxy)
+                uncovered = ~_inside_any(boxes, held.faces)
+                covering = _covering_tracks(boxes, held)
+                held.faces.append(boxes)
                 break
         growth = self.tracker_config.growth_per_second
         for held in self._held:
             if held.scene != scene or held.seq == seq:
                 continue
-            lacking = np.array([not ids & held.track_ids for ids in covering], bool)
-            if lacking.any():
-                # Nor where boxes carried there already hide it (a face
-                # found by an earlier result of the look-ahead).
-                lacking[lacking] = ~_inside_any(detections.xyxy[lacking], held.faces)
+            lacking = uncovered.copy()
+            if held.seq > seq:
+                lost = np.array([not ids & held.track_ids for ids in covering], bool) & ~uncovered
+                if lost.any():
+                    lost[lost] = ~_inside_any(boxes[lost], held.faces)
+                lacking |= lost
             if not lacking.any():
                 continue
-            boxes, _, _ = propagate_boxes(source, held.thumb, detections.xyxy[lacking])
+            moved, _, _ = propagate_boxes(source, held.thumb, boxes[lacking])
             grow = growth * abs(held.frame.timestamp - timestamp)
-            size = boxes[:, 2:] - boxes[:, :2]
-            held.faces.append(np.concatenate([boxes[:, :2] - size * grow,
-                                              boxes[:, 2:] + size * grow], axis=1))
+            size = moved[:, 2:] - moved[:, :2]
+            held.faces.append(np.concatenate([moved[:, :2] - size * grow,
+                                              moved[:, 2:] + size * grow], axis=1))
 
     def _curtain_reason(self, held: _Held) -> str | None:
         if self.panic:
