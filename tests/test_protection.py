@@ -147,6 +147,7 @@ def test_pipeline_reports_protection_in_stats_and_on_the_banner(caplog):
     assert set(protection["seconds"]) == set(PROTECTION_STATES)
     assert protection["seconds"]["curtain"] > 0  # the first half second
     assert pipeline.protection() == (protection["state"], protection["reason"])
+    assert stats["revisit_s"] is not None and stats["revisit_s"] > 0
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("protection")]
     assert lines[0] == "protection: curtain (no-detection-yet)"
     # Every frame out carries the banner (a dark strip at the bottom left).

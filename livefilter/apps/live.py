@@ -435,6 +435,8 @@ class LivePipeline:
         summary = self.stats.summary(frames_in, self._ring.dropped, sink_stats)
         summary["stop_reason"] = self.stop_reason
         summary["protection"] = self.monitor.summary()
+        measured = self.stepdown.measure()
+        summary["revisit_s"] = None if measured is None else round(measured[1], 3)
         if self._errors:
             raise self._errors[0]
         failed = [r for r in self._runners if r.error is not None]
