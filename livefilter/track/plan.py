@@ -82,8 +82,8 @@ class PlanConfig:
         mask_scale: region size relative to the face box.
         hold: seconds a result counts as evidence for the frames after it:
             the tracker's shortest hold (its tracks are gone after that).
-        revisit_calls: consecutive detector calls needed to see the whole
-            frame (the fewest the detector can ever need).
+        revisit_calls: consecutive detector calls the preset needs to see
+            the whole frame (each result also says what its call needed).
         call_interval: the shortest time between two detector calls (one a
             frame, or every ``detect_every`` frames), for the check that the
             hold can span ``revisit_calls`` calls at all.
