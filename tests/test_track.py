@@ -10,9 +10,9 @@ from scoring import covered_share
 from livefilter.detections import Detections
 from livefilter.frame import Frame
 from livefilter.hide.composite import hidden_mask
+from livefilter.track import plan as plan_module
 from livefilter.track.plan import PlanConfig, RegionPlanner
 from livefilter.track.tracker import Tracker, TrackerConfig, make_thumbnail, propagate_boxes
-from livefilter.track import plan as plan_module
 
 W, H, FPS = 320, 240, 30.0
 
