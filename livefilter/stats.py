@@ -24,6 +24,7 @@ class LiveStats:
         self.curtain_frames = 0
         self.detections = 0
         self.detector_errors = 0
+        self.skipped_frames = 0
         self.curtain_reasons: dict[str, int] = {}
         self._latency_all: deque[float] = deque(maxlen=_ALL)
         self._latency_recent: deque[float] = deque(maxlen=_RECENT)
@@ -51,6 +52,11 @@ class LiveStats:
         with self._lock:
             self.detections += 1
             self._detect_times.append(time.monotonic())
+
+    def skipped(self) -> None:
+        """A frame left out on purpose (the half-frame-rate step-down)."""
+        with self._lock:
+            self.skipped_frames += 1
 
     def detector_error(self) -> None:
         with self._lock:
@@ -95,6 +101,7 @@ class LiveStats:
                 "frames_in": frames_in,
                 "frames_out": self.frames_out,
                 "dropped": dropped,
+                "skipped_half_rate": self.skipped_frames,
                 "fps_out": round(fps, 2),
                 "detector_hz": round(self.detections / elapsed, 2) if elapsed > 0 else 0.0,
                 "curtain_frames": self.curtain_frames,

@@ -128,3 +128,36 @@ def test_preview_shows_hidden_faces_and_keys_work(display, tmp_path, centerface)
     data = json.loads(stats.read_text())
     assert data["stop_reason"] == "quit from the preview"
     assert data["curtain_reasons"].get("panic", 0) >= 5
+
+
+def test_window_opens_at_the_frame_size_fitted_to_the_screen(display, tmp_path):
+    # A 1280x720 source on an 800x600 screen: scaled to 90% of the screen's
+    # width, keeping the frame's shape.
+    clip = tmp_path / "wide.mp4"
+    write_clip(clip, frames=60, fps=15, audio=False, size=(1280, 720), face_height=120)
+    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "livefilter", "run", "--source", str(clip), "--realtime",
+         "--preview", "-q", "--duration", "30"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            _, (_, _, width, height) = _window(display)
+            if (width, height) == (720, 405) or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert (width, height) == (720, 405)
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+def test_fit_window_keeps_small_frames_and_shrinks_large_ones():
+    from livefilter.io.preview import fit_window
+
+    assert fit_window((1280, 720), (1920, 1080)) == (1280, 720)
+    assert fit_window((3840, 2160), (1920, 1080)) == (1728, 972)
+    assert fit_window((1280, 720), (800, 600)) == (720, 405)
+    assert fit_window((640, 480), None) == (640, 480)

@@ -17,7 +17,10 @@ Threads (each named ``livefilter-*``):
 
 What is hidden in each frame, and when a frame is hidden whole (curtain),
 is decided by :class:`~livefilter.track.plan.RegionPlanner`: tracks between
-detections, look-ahead (``delay``), and the fail-closed rules.
+detections, look-ahead (``delay``), and the fail-closed rules. The detector
+thread measures its own rate and steps down when it cannot look at the whole
+frame within the hold (:mod:`livefilter.apps.stepdown`); the protection state
+(:mod:`livefilter.protection`) says how protected the output is.
 """
 
 from __future__ import annotations
@@ -32,22 +35,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from livefilter.apps.hiding import hide_regions
+from livefilter.apps.live_rules import live_tracker_config, plan_config
+from livefilter.apps.stepdown import StepDown
 from livefilter.audio.live import LiveAudio
-from livefilter.detect import Detector
+from livefilter.detect import Detector, revisit_calls
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, SinkError
 from livefilter.frame import Frame
 from livefilter.hide.composite import curtain, warm_up
+from livefilter.io.banner import draw_banner, draw_label
 from livefilter.io.capture import CaptureThread, FileSource, FrameRing, RingItem, Source
 from livefilter.io.sinks import OutputItem, Sink, SinkRunner
+from livefilter.protection import ProtectionMonitor
 from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.stats import LiveStats
 from livefilter.track.manual import ManualRegions
-from livefilter.track.plan import PlanConfig, PlannedFrame, RegionPlanner
+from livefilter.track.plan import PlannedFrame, RegionPlanner
 from livefilter.track.tracker import TrackerConfig
 
 __all__ = ["LiveConfig", "LivePipeline"]
@@ -76,6 +82,7 @@ class LiveConfig:
         regions_json, stats_json: optional output paths.
         ring_slots: frames the capture ring holds.
         sink_queue: frames each sink may have waiting before it drops.
+        banner: draw the protection state, small, on every frame out.
     """
 
     detect_every: int = 0
@@ -88,6 +95,7 @@ class LiveConfig:
     stats_json: Path | None = None
     ring_slots: int = 4
     sink_queue: int = 3
+    banner: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.detect_every <= 300:
@@ -112,6 +120,8 @@ class _Result:
     seq: int
     timestamp: float
     detections: Detections
+    call: int
+    need: int
 
 
 class LivePipeline:
@@ -160,11 +170,13 @@ class LivePipeline:
         self._preview_slot: queue.Queue[OutputItem] = queue.Queue(maxsize=1)
         self._detector_failing = False
         self._detect_now = threading.Event()
+        tracker = tracker or live_tracker_config(detector)
         self.planner = RegionPlanner(
-            PlanConfig(delay=config.delay, max_stale=config.max_stale,
-                       cut_threshold=config.cut_threshold, mask_scale=redaction.mask_scale),
+            plan_config(config, tracker, detector, fps=source.fps, mask_scale=redaction.mask_scale),
             tracker,
         )
+        self.monitor = ProtectionMonitor(on_change=_log_protection)
+        self.stepdown = StepDown(detector, hold=tracker.weak_hold, max_stale=config.max_stale)
         self._errors: list[BaseException] = []
         self._lossless = not source.live
         self._ring = FrameRing(config.ring_slots, drop_stale=source.live)
@@ -177,6 +189,12 @@ class LivePipeline:
         self._regions_log: RegionsLog | None = None
         self._audio = audio
         self.stop_reason = ""
+        self._step_calls = 0
+
+    def protection(self) -> tuple[str, str]:
+        """``(state, reason)``: ``protected``, ``degraded``, ``curtain`` or
+        ``signal-lost`` (see :mod:`livefilter.protection`)."""
+        return self.monitor.state()
 
     # ------------------------------------------------------------------ control
     def request_stop(self, reason: str = "stopped") -> None:
@@ -204,6 +222,7 @@ class LivePipeline:
         last_seq = -1
         backoff = 0.1
         every = self.config.detect_every
+        call = 0
         while not self._stop.is_set():
             wanted = last_seq + (every if every > 0 else 1)
             if self._detect_now.is_set():
@@ -214,6 +233,10 @@ class LivePipeline:
                 if self._ring.finished:
                     return
                 continue
+            self.stepdown.call_started()
+            self.monitor.set_degraded(self.stepdown.reason)
+            need = revisit_calls(self.detector)
+            call += 1  # a failed call leaves a gap: the planner sees the frame unseen
             try:
                 detections = self.detector.detect(item.frame.image)
             except Exception as exc:  # a crashing detector must not stop the output
@@ -231,7 +254,7 @@ class LivePipeline:
             backoff = 0.1
             last_seq = item.seq
             self.stats.detection()
-            self._post(_Result(item.seq, item.frame.timestamp, detections))
+            self._post(_Result(item.seq, item.frame.timestamp, detections, call, need))
 
     def _post(self, result: _Result) -> None:
         while not self._stop.is_set():
@@ -260,6 +283,9 @@ class LivePipeline:
                     self._emit_ready(flush=False)
                 continue
             self._lost_frame = None
+            if self.stepdown.level >= 2 and item.seq % 2:
+                self.stats.skipped()  # half frame rate: the CPU goes to the detector
+                continue
             planner.panic = self.panic.is_set()
             planner.detector_failing = self._detector_failing
             cut = planner.advance(item.frame, item.seq, item.arrival)
@@ -273,11 +299,14 @@ class LivePipeline:
                     result = self._results.get_nowait()
                 except queue.Empty:
                     break
-                planner.add_result(result.seq, result.timestamp, result.detections)
+                planner.add_result(result.seq, result.timestamp, result.detections,
+                                   call=result.call, need=result.need)
             self._emit_ready(flush=False)
         self._emit_ready(flush=True)
 
     def _detect_in_step(self, item: RingItem) -> None:
+        need = revisit_calls(self.detector)
+        self._step_calls += 1  # a failed call leaves a gap, as in _detect_loop
         try:
             detections = self.detector.detect(item.frame.image)
         except Exception as exc:
@@ -286,7 +315,8 @@ class LivePipeline:
                          type(exc).__name__, exc)
             return
         self.stats.detection()
-        self.planner.add_result(item.seq, item.frame.timestamp, detections)
+        self.planner.add_result(item.seq, item.frame.timestamp, detections,
+                                call=self._step_calls, need=need)
 
     def _emit_ready(self, *, flush: bool) -> None:
         now = None if self._lossless else time.monotonic()
@@ -303,10 +333,13 @@ class LivePipeline:
                      np.zeros((self.source.height, self.source.width, 3), np.uint8))
             curtain(image)
             image //= 2
-            _label(image, "SIGNAL LOST - reconnecting")
+            draw_label(image, "SIGNAL LOST - reconnecting")
             self._lost_frame = image
         now = time.monotonic()
         frame = Frame(self._lost_frame.copy(), -1, now)
+        self.monitor.frame("signal-lost", signal_lost=True)
+        if self.config.banner:
+            draw_banner(frame.image, self.monitor.state())
         out = OutputItem(frame, np.zeros((0, 4), np.float32), True, now,
                          ["curtain: signal-lost"])
         for runner in self._runners:
@@ -329,6 +362,9 @@ class LivePipeline:
         else:
             regions, shapes = hide_regions(frame.image, frame.index, regions, self.redaction,
                                            self.manual)
+        self.monitor.frame(reason)
+        if self.config.banner:
+            draw_banner(frame.image, self.monitor.state())
         out = OutputItem(frame, regions, reason is not None, planned.arrival,
                          [f"curtain: {reason}"] if reason else [])
         for runner in self._runners:
@@ -432,6 +468,9 @@ class LivePipeline:
         summary["stop_reason"] = self.stop_reason
         if self._audio is not None:
             summary["audio"] = self._audio.summary()
+        summary["protection"] = self.monitor.summary()
+        measured = self.stepdown.measure()
+        summary["revisit_s"] = None if measured is None else round(measured[1], 3)
         if self._errors:
             raise self._errors[0]
         failed = [r for r in self._runners if r.error is not None]
@@ -491,7 +530,7 @@ class LivePipeline:
         except queue.Empty:
             item = None
         if item is not None:
-            self.preview.show(item, self.stats.overlay())
+            self.preview.show(item, self.stats.overlay(), self.monitor.state())
         key = self.preview.key(1)
         if key == "q":
             self.request_stop("quit from the preview")
@@ -502,13 +541,6 @@ class LivePipeline:
             self.preview.debug = self.debug_boxes
 
 
-def _label(image: np.ndarray, text: str) -> None:
-    """White text with a dark outline, centred."""
-    scale = max(0.6, image.shape[1] / 900)
-    thickness = max(1, round(scale * 2))
-    (width, height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
-    origin = ((image.shape[1] - width) // 2, (image.shape[0] + height) // 2)
-    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 3,
-                cv2.LINE_AA)
-    cv2.putText(image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
-                thickness, cv2.LINE_AA)
+def _log_protection(state: str, reason: str) -> None:
+    # One line at each change; WARNING so that it shows without --verbose.
+    logger.warning("protection: %s%s", state, f" ({reason})" if reason else "")

@@ -92,12 +92,16 @@ def cmd_file(args: argparse.Namespace) -> int:
 
 
 
-def _in_segments(args: argparse.Namespace, job: Any, on_frame: Any,
+def _in_segments(args: argparse.Namespace, job: Any, manual: Any, on_frame: Any,
                  set_total: Any) -> dict[str, object] | None:
     """``--jobs N``: the file in up to N segments at once; ``None`` when it
-    is too short to split."""
+    is too short to split, or has hand-made regions (those are resolved
+    over the whole file, so such a file runs in one piece)."""
     from livefilter.apps.segments import anonymize_in_segments
     from livefilter.cli.batch import batch_settings, ray_runner
+
+    if manual:
+        return None
 
     check_model(args)
     extra: dict[str, Any] = {}

@@ -152,16 +152,15 @@ def detector_config(args: argparse.Namespace) -> Any:
     return DetectorConfig(**kwargs)
 
 
-def tracker_config(args: argparse.Namespace, *, live: bool) -> Any:
-    """``--hold`` for confirmed tracks. Unconfirmed ones get the short hold
-    in a file; live, the ``fast`` preset looks at each part of the frame
-    closely only every few runs, so a face a tile found once must be held
-    until the tile comes round again: the full hold.
+def tracker_config(args: argparse.Namespace, *, live: bool, detector: Any = None) -> Any:
+    """``--hold`` for confirmed tracks; the hold of unconfirmed ones is the
+    detector's decision (:func:`livefilter.detect.weak_track_hold`).
     """
+    from livefilter.detect import weak_track_hold
     from livefilter.track.tracker import TrackerConfig
 
-    weak_hold = args.hold if live else min(TrackerConfig.weak_hold, args.hold)
-    return TrackerConfig(hold=args.hold, weak_hold=weak_hold)
+    return TrackerConfig(hold=args.hold,
+                         weak_hold=weak_track_hold(detector, args.hold, live=live))
 
 
 def redaction_config(args: argparse.Namespace) -> Any:

@@ -56,12 +56,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         in_place=frozenset({"--record", "--stream"}),
     )
     live = LiveConfig(
-        detect_every=args.detect_every, max_stale=args.max_stale, duration=args.duration,
-        delay=args.delay, cut_threshold=args.cut_threshold,
+        detect_every=args.detect_every, duration=args.duration,
+        # Not given: 0.5 s, or the hold if shorter (a longer one is refused).
+        max_stale=max(0.05, min(0.5, args.hold)) if args.max_stale is None else args.max_stale,
+        delay=default_delay(args) if args.delay is None else args.delay,
+        cut_threshold=args.cut_threshold,
         stats_interval=0 if args.quiet else args.stats_interval,
-        regions_json=args.regions_json, stats_json=args.stats_json,
+        regions_json=args.regions_json, stats_json=args.stats_json, banner=args.banner,
     )
-    tracker = tracker_config(args, live=True)
     redaction = redaction_config(args)
     manual = manual_regions(args)
     audio_config = LiveAudioConfig(mode=args.audio or "mute", device=args.audio_source)
@@ -82,6 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         device = None if args.vcam == "auto" else args.vcam
         sinks.append(VirtualCameraSink(device, backend=args.vcam_backend))
     detector = build_detector(args)
+    tracker = tracker_config(args, live=True, detector=detector)
     source = open_source(source_config)
     preview = None
     try:
@@ -149,6 +152,25 @@ def _live_audio(args: argparse.Namespace, config: LiveAudioConfig,
     return audio
 
 
+# Look-ahead of --record, --stream and --null when no one watches the output
+# as it happens: an RTMP viewer already sees seconds of platform delay, and
+# half a second lets a face first found a few frames late be hidden from its
+# first visible frame.
+STREAM_DELAY = 0.5
+
+
+def default_delay(args: argparse.Namespace) -> float:
+    """``--delay`` when not given: immediate when someone watches (the preview,
+    a virtual camera in a video call), else :data:`STREAM_DELAY`.
+
+    One pipeline serves every output at one delay (a second, delayed copy
+    of each frame would cost a second hiding pass on a 2-core machine), so
+    a run with a preview or a virtual camera stays immediate for all its
+    outputs; give ``--delay`` to choose.
+    """
+    return 0.0 if (args.preview or args.vcam) else STREAM_DELAY
+
+
 def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "run", help="anonymize a live source: camera, stream or file",
@@ -198,14 +220,18 @@ def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     group.add_argument("--detect-every", type=detect_every, default=0, metavar="N|auto",
                        help="run the detector every N frames, or auto: as often as it can "
                        "(default: auto)")
-    group.add_argument("--max-stale", type=finite_float, default=0.5, metavar="SECONDS",
+    group.add_argument("--max-stale", type=finite_float, default=None, metavar="SECONDS",
                        help="hide the whole frame when the newest detection is older than "
-                       "this (default: %(default)s)")
-    group.add_argument("--delay", type=finite_float, default=0.0, metavar="SECONDS",
+                       "this; at most --hold (default: 0.5, or --hold if shorter)")
+    group.add_argument("--delay", type=finite_float, default=None, metavar="SECONDS",
                        help="look-ahead: hold output back this long so a face is hidden from "
-                       "its first visible frame (default: %(default)s)")
+                       f"its first visible frame (default: 0 with --preview or --vcam, else "
+                       f"{STREAM_DELAY})")
+    group.add_argument("--banner", action="store_true",
+                       help="draw the protection state (protected, degraded, curtain, "
+                       "signal-lost), small, on the output")
     group.add_argument("--cut-threshold", type=finite_float, default=40.0, metavar="LEVEL",
-                       help="picture change (0-255) treated as a cut or whip-pan: hidden whole "
+                       help="picture change (1-50) treated as a cut or whip-pan: hidden whole "
                        "until the next detection (default: %(default)s)")
     add_hold_option(group)
     group.add_argument("--duration", type=finite_float, default=None, metavar="SECONDS",

@@ -8,6 +8,7 @@ from livefilter.detect.base import QUALITIES, Detector, DetectorConfig
 from livefilter.errors import ModelMissingError
 
 __all__ = [
+    "FILE_WEAK_HOLD",
     "QUALITIES",
     "Detector",
     "DetectorConfig",
@@ -15,7 +16,15 @@ __all__ = [
     "build_target_detector",
     "calls_per_cycle",
     "preset_mask_scale",
+    "revisit_calls",
+    "revisit_seconds",
+    "weak_track_hold",
 ]
+
+#: Hold of a track found once at a low score, in a file (see
+#: :class:`~livefilter.track.tracker.TrackerConfig`): most such tracks are
+#: clutter, and the file path's look-ahead spans a whole preset cycle.
+FILE_WEAK_HOLD = 0.3
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +54,47 @@ def calls_per_cycle(detector: Detector) -> int:
     if isinstance(detector, TargetDetector):
         return calls_per_cycle(detector.faces)
     return detector.cycle_length if isinstance(detector, MultiPassDetector) else 1
+
+
+def revisit_calls(detector: Detector | None) -> int:
+    """Consecutive ``detect()`` calls in which ``detector``, as it is set now,
+    looks at every part of the frame with every pass, wherever its cycle
+    stands (1 for a detector that sees the whole frame on every call, or
+    ``None``: not known yet). The
+    one answer to "how many calls until the whole frame was seen": the live
+    planner's curtain rule, the option checks and the step-down use it.
+    """
+    from livefilter.detect.targets import TargetDetector
+
+    if isinstance(detector, TargetDetector):
+        # Heads and bodies are grown from the faces its face detector finds:
+        # the frame is seen when that detector has seen it.
+        return revisit_calls(detector.faces)
+    calls = getattr(detector, "revisit_calls", 1)
+    return max(1, int(calls))
+
+
+def revisit_seconds(detector: Detector | None, call_interval: float) -> float:
+    """Seconds ``detector`` needs to see the whole frame at one call every
+    ``call_interval`` seconds."""
+    return revisit_calls(detector) * call_interval
+
+
+def weak_track_hold(detector: Detector | None, hold: float, *, live: bool,
+                    frame_time: float = 1 / 30) -> float:
+    """How long a track found once, at a low score, is kept.
+
+    Never shorter than the time the detector needs to look at the whole
+    frame again (calls at most once a frame): a face a tile found once must
+    still be held when that tile comes round. Live, the full ``hold``: the
+    detector's rate varies with the machine's load, and the planner counts a
+    result as evidence for ``hold`` seconds only while its tracks are kept.
+    In a file, :data:`FILE_WEAK_HOLD` or the revisit time if longer (the
+    look-ahead carries faces back over the cycle).
+    """
+    if live:
+        return hold
+    return min(hold, max(FILE_WEAK_HOLD, revisit_seconds(detector, frame_time)))
 
 
 def build_detector(config: DetectorConfig) -> Detector:

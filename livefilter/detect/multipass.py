@@ -48,6 +48,7 @@ __all__ = [
     "PlannedRun",
     "QualityPreset",
     "TilePass",
+    "calls_to_revisit",
     "cycle_length",
     "runs_to_cover",
     "sure_one_way_round",
@@ -365,6 +366,24 @@ def runs_to_cover(passes: tuple[Pass, ...]) -> int:
     return cycle_length(passes)
 
 
+def calls_to_revisit(passes: tuple[Pass, ...]) -> int:
+    """Consecutive calls that see the whole frame with every pass, starting
+    anywhere in the cycle: the worst case over every start (``runs_to_cover``
+    counts from the first call only). A face any pass can find is found
+    within this many calls wherever the cycle stands, so the live planner
+    treats a frame as looked at whole once this many consecutive calls are in.
+    """
+    cycle = cycle_length(passes)
+    worst = 1
+    for start in range(cycle):
+        calls = 1
+        while not all(p.times_run_before(start + calls) - p.times_run_before(start) >= p.turns
+                      for p in passes):
+            calls += 1
+        worst = max(worst, calls)
+    return worst
+
+
 def cycle_length(passes: tuple[Pass, ...]) -> int:
     """Calls after which ``passes`` run as from the first call again (1 when
     every pass runs whole on every call)."""
@@ -478,6 +497,10 @@ PRESETS: dict[str, QualityPreset] = {
 }
 
 
+# The step-down pass (see MultiPassDetector.reduce): about 25 ms at 640x360.
+_REDUCED: tuple[Pass, ...] = (FramePass(scale=0.5, max_width=640),)
+
+
 @dataclass(frozen=True)
 class PlannedRun:
     """One network run of a detect() call: which pass, on which part of the frame.
@@ -509,10 +532,29 @@ class MultiPassDetector:
         self.centerface = centerface
         self.preset = preset
         self.video = video
-        self.passes = preset.passes_for(video=video)
+        self._full_passes = preset.passes_for(video=video)
+        self.passes = self._full_passes
         self.name = f"centerface-{preset.name}"
+        self.reduced = False
         self._runs = 0
         self._lock = threading.Lock()
+
+    @property
+    def revisit_calls(self) -> int:
+        """Consecutive calls that see the whole frame with the current passes."""
+        return calls_to_revisit(self.passes)
+
+    def reduce(self, reduced: bool) -> None:
+        """Swap to (or back from) one whole-frame pass at most 640 px wide:
+        what a live pipeline steps down to when the detector is too slow for
+        the preset's passes to see the whole frame within the hold. It finds
+        fewer small faces, but each call sees the whole frame, where the
+        preset's cycle would leave parts unseen for longer than a face is held.
+        Call it between ``detect()`` calls (the live detector thread does).
+        """
+        with self._lock:
+            self.reduced = reduced
+            self.passes = _REDUCED if reduced else self._full_passes
 
     @property
     def mask_scale(self) -> float:
@@ -524,10 +566,11 @@ class MultiPassDetector:
         """Calls after which the passes run as from the first call again."""
         return cycle_length(self.passes)
 
-    def plan(self, width: int, height: int, run_index: int) -> list[PlannedRun]:
+    def plan(self, width: int, height: int, run_index: int,
+             passes: tuple[Pass, ...] | None = None) -> list[PlannedRun]:
         """The network runs of ``detect()`` call ``run_index`` on a ``width x height`` frame."""
         runs: list[PlannedRun] = []
-        for index, spec in enumerate(self.passes):
+        for index, spec in enumerate(passes or self.passes):
             if not spec.runs_on(run_index):
                 continue
             if isinstance(spec, FramePass):
@@ -561,20 +604,23 @@ class MultiPassDetector:
         with self._lock:
             run_index = self._runs
             self._runs += 1
-        return self.detect_run(frame_bgr, run_index)
+            passes = self.passes
+        return self.detect_run(frame_bgr, run_index, passes)
 
-    def detect_run(self, frame_bgr: np.ndarray, run_index: int) -> Detections:
+    def detect_run(self, frame_bgr: np.ndarray, run_index: int,
+                   passes: tuple[Pass, ...] | None = None) -> Detections:
         """Like :meth:`detect` but for an explicit position in the tile cycle."""
         height, width = frame_bgr.shape[:2]
         preset = self.preset
+        passes = passes or self.passes
         lowest = preset.lowest_threshold
         boxes: list[np.ndarray] = []
         scores: list[np.ndarray] = []
         needs: list[np.ndarray] = []
         cuts: list[np.ndarray] = []
         turned: list[np.ndarray] = []
-        for run in self.plan(width, height, run_index):
-            spec = self.passes[run.pass_index]
+        for run in self.plan(width, height, run_index, passes):
+            spec = passes[run.pass_index]
             x1, y1, x2, y2 = run.region
             image = frame_bgr[y1:y2, x1:x2]
             if run.flip:
