@@ -30,7 +30,7 @@ from livefilter.track.manual import ManualRegions
 from livefilter.track.plan import PlanConfig, PlannedFrame, RegionPlanner
 from livefilter.track.tracker import TrackerConfig
 
-__all__ = ["FileJobConfig", "anonymize_video"]
+__all__ = ["FileJobConfig", "anonymize_video", "file_stats"]
 
 logger = logging.getLogger(__name__)
 
@@ -213,28 +213,32 @@ def anonymize_video(
         damage = list(getattr(reader, "damage", []))
 
     seconds = time.monotonic() - started
-    frames = counts["frames_out"]
-    stats: dict[str, object] = {
-        "frames": frames,
-        "seconds": round(seconds, 3),
-        "fps": round(frames / seconds, 2) if seconds > 0 else 0.0,
-        "frames_in": frames,
-        "frames_out": frames,
-        "dropped": 0,
-        "fps_out": round(frames / seconds, 2) if seconds > 0 else 0.0,
+    stats = file_stats(counts["frames_out"], seconds, curtain_frames=counts["curtain_frames"],
+                       regions_hidden=counts["regions_hidden"])
+    stats.update({
         "detector_hz": round(counts["detections"] / seconds, 2) if seconds > 0 else 0.0,
-        "curtain_frames": counts["curtain_frames"],
-        "regions_hidden": counts["regions_hidden"],
         "decode_errors": decode_errors,
         "audio": audio,
         "audio_streams": info.audio_streams,
         "audio_damaged_packets": writer.audio_damaged,
         "damage": damage,
-    }
+    })
     if writer.audio_damaged:
         logger.warning("%s: %d damaged audio packet(s) could not be decoded; silence of their "
                        "length is in their place", job.input, writer.audio_damaged)
     return stats
+
+
+def file_stats(frames: int, seconds: float, *, curtain_frames: int,
+               regions_hidden: int) -> dict[str, object]:
+    """The statistics record every file run has (one piece or in segments):
+    nothing is ever dropped, so frames in = frames out."""
+    fps = round(frames / seconds, 2) if seconds > 0 else 0.0
+    return {
+        "frames": frames, "seconds": round(seconds, 3), "fps": fps,
+        "frames_in": frames, "frames_out": frames, "dropped": 0, "fps_out": fps,
+        "curtain_frames": curtain_frames, "regions_hidden": regions_hidden,
+    }
 
 
 def _hide_faces(

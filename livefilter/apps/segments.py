@@ -29,6 +29,7 @@ from typing import Any
 import av
 
 from livefilter.apps.batch_worker import BatchSettings, Task
+from livefilter.apps.offline import file_stats
 from livefilter.apps.pool import Runner, run_tasks
 from livefilter.errors import InputError, OutputError
 from livefilter.io.media import VideoReader, output_format_for, partial_path_for
@@ -270,15 +271,8 @@ def anonymize_in_segments(
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
     seconds = time.monotonic() - started
-    frames = sum(r.frames for r in results.values())
-    return {
-        "frames": frames,
-        "seconds": round(seconds, 3),
-        "fps": round(frames / seconds, 2) if seconds > 0 else 0.0,
-        "frames_in": frames,
-        "frames_out": frames,
-        "dropped": 0,
-        "curtain_frames": sum(r.curtain_frames for r in results.values()),
-        "regions_hidden": sum(r.faces for r in results.values()),
-        "segments": len(segments),
-    }
+    stats = file_stats(sum(r.frames for r in results.values()), seconds,
+                       curtain_frames=sum(r.curtain_frames for r in results.values()),
+                       regions_hidden=sum(r.faces for r in results.values()))
+    stats["segments"] = len(segments)
+    return stats
