@@ -14,6 +14,7 @@ setup:
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	$(BIN)/livefilter models fetch
 	$(BIN)/python -c "from livefilter.hide.composite import warm_up; print(f'compositor kernels ready in {warm_up():.1f} s')"
+	@sh .ci/syscheck
 
 test:
 	$(BIN)/python -m pytest -q

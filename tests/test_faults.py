@@ -206,12 +206,18 @@ def test_stream_target_that_goes_away_is_retried(tmp_path):
     finally:
         server.close()
         process.kill()
-    assert process.returncode == 0, stderr
+    # Frames were lost for the stream while its target was away: said in the
+    # stats and the exit status, not reported as success.
+    assert process.returncode == 1, stderr
     assert received["first"] > 10_000 and received["second"] > 10_000, received
     assert "reconnected" in stderr
     data = json.loads(stats_path.read_text())
     assert data["sinks"]["null"]["dropped"] == 0
     assert data["sinks"]["null"]["written"] == data["frames_out"]
+    stream = data["sinks"]["stream"]
+    assert stream["skipped"] > 0 and stream["written"] < data["frames_out"]
+    assert "frames not sent" in data["sink_errors"]["stream"]
+    assert "livefilter: error: stream:" in stderr
 
 
 def test_file_source_is_not_retried(tmp_path):
