@@ -133,15 +133,39 @@ class _OrtRunner:
 
 
 class _OpenCVRunner:
+    """One ``cv2.dnn`` net per input shape, like the onnxruntime sessions.
+
+    A net that has run once keeps the layer shapes of its first input: fed
+    another size, it returns garbage (on a 23-face photo, 1,555 boxes at
+    768 px after a first run at 1536 px, one box after a run at 160 px), which
+    is what made ``--backend opencv`` hide whole photos with the presets. A
+    net per shape answers as onnxruntime does.
+    """
+
     def __init__(self, model_path: Path, threads: int) -> None:
-        self._net = cv2.dnn.readNetFromONNX(str(model_path))
+        self._path = str(model_path)
+        self._nets: OrderedDict[tuple[int, int], cv2.dnn.Net] = OrderedDict()
+        self._nets[(0, 0)] = cv2.dnn.readNetFromONNX(self._path)  # fails early if unreadable
         self._lock = threading.Lock()
 
     def __call__(self, blob: np.ndarray) -> list[np.ndarray]:
+        key = (blob.shape[2], blob.shape[3])
         # A cv2.dnn.Net is not safe to share between threads.
         with self._lock:
-            self._net.setInput(blob)
-            return list(self._net.forward(list(_OUTPUTS[:3])))
+            net = self._nets.pop(key, None)
+            if net is None:
+                # The net read at start serves the first shape asked for.
+                net = self._nets.pop((0, 0), None)
+            if net is None:
+                net = cv2.dnn.readNetFromONNX(self._path)
+            self._nets[key] = net
+            while len(self._nets) > 1 and (
+                len(self._nets) > _MAX_SESSIONS
+                or sum(h * w for h, w in self._nets) > _MAX_SESSION_PIXELS
+            ):
+                self._nets.popitem(last=False)
+            net.setInput(blob)
+            return list(net.forward(list(_OUTPUTS[:3])))
 
 
 class CenterFaceDetector:
