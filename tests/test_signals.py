@@ -14,64 +14,21 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import av
 import pytest
 from conftest import SquareDetector, square_frame
 from synthetic import write_clip
+from waiting import DEADLINE, Running, listening, wait_for
 
 from livefilter.apps.live import LiveConfig, LivePipeline
 from livefilter.errors import SourceError
 from livefilter.regions import RedactionConfig
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
-
-DEADLINE = 120.0  # seconds; generous on purpose (a loaded 2-core machine)
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-class Running:
-    """A livefilter subprocess whose stderr is collected line by line."""
-
-    def __init__(self, *args: str | Path) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "livefilter", *map(str, args)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-        )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stderr:
-            self.lines.append(line)
-
-    @property
-    def stderr(self) -> str:
-        return "".join(self.lines)
-
-    def wait(self) -> int:
-        code = self.process.wait(timeout=DEADLINE)
-        self._reader.join(timeout=10)
-        return code
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
@@ -134,6 +91,7 @@ def test_signal_while_the_stream_source_reconnects(sig, clip, tmp_path):
     server = subprocess.Popen(
         ["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", clip, "-c:v", "libx264",
          "-g", "15", "-f", "mpegts", "-listen", "1", f"http://127.0.0.1:{port}/live.ts"])
+    wait_for(lambda: listening(port), "the ffmpeg server")
     stats_path = tmp_path / "stats.json"
     run = Running("-v", "run", "--source", f"http://127.0.0.1:{port}/live.ts", "--null",
                   "-q", "--stats-json", stats_path)
