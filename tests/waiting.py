@@ -22,17 +22,20 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = DEADLI
         time.sleep(0.05)
 
 
-def listening(port: int) -> bool:
-    """Whether a TCP socket listens on ``port`` (read from /proc, so that a
-    one-client server such as `ffmpeg -listen 1` is not used up by a probe)."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+def listening(port: int, *, udp: bool = False) -> bool:
+    """Whether a TCP socket listens on ``port`` (or a UDP socket is bound to
+    it), read from /proc, so that a one-client server such as
+    `ffmpeg -listen 1` is not used up by a probe."""
+    tables = ("/proc/net/udp", "/proc/net/udp6") if udp else ("/proc/net/tcp", "/proc/net/tcp6")
+    for table in tables:
         try:
             rows = Path(table).read_text().splitlines()[1:]
         except OSError:
             continue
         for row in rows:
             fields = row.split()
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            if ((udp or fields[3] == "0A")
+                    and int(fields[1].rsplit(":", 1)[1], 16) == port):
                 return True
     return False
 
