@@ -27,12 +27,18 @@ def moving_square_frames(count: int, side: float = 40) -> list[np.ndarray]:
     return [square_frame(WIDTH, HEIGHT, [(x(i), 120, side)], seed=i) for i in range(count)]
 
 
+# Sink queues deep enough that a sink thread starved for a second on a loaded
+# machine drops nothing: these tests count what the pipeline emitted.
+_QUEUE = 64
+
+
 def _run(frames, detector, *, live=True, sinks=None, config=None, during=None):
     source = ScriptedSource(frames, live=live)
     memory = MemorySink()
     pipeline = LivePipeline(
         source, detector, redaction=RedactionConfig(),
-        config=config or LiveConfig(stats_interval=0), sinks=[memory, *(sinks or [])],
+        config=config or LiveConfig(stats_interval=0, sink_queue=_QUEUE),
+        sinks=[memory, *(sinks or [])],
     )
     if during is not None:
         threading.Thread(target=during, args=(pipeline,), daemon=True).start()
@@ -89,7 +95,7 @@ def test_panic_hides_every_frame_while_on():
     pipeline = LivePipeline(
         ScriptedSource(frames), SquareDetector(), redaction=RedactionConfig(),
         # A big sink queue: a starved sink thread must not drop frames here.
-        config=LiveConfig(stats_interval=0, max_stale=5.0, sink_queue=64), sinks=[memory],
+        config=LiveConfig(stats_interval=0, max_stale=5.0, sink_queue=_QUEUE), sinks=[memory],
     )
     stats = pipeline.run()
     assert stats["sinks"]["memory"]["dropped"] == 0
@@ -126,7 +132,7 @@ def test_stalled_detector_gives_curtain_after_max_stale():
     # Each run takes 0.8 s: results are always older than max_stale 0.5 s
     # by the time the next one is due.
     memory, stats = _run(frames, SquareDetector(delay=0.8),
-                         config=LiveConfig(stats_interval=0, max_stale=0.5))
+                         config=LiveConfig(stats_interval=0, max_stale=0.5, sink_queue=_QUEUE))
     stale = [r for r in memory.items if "curtain: detector-stale" in r.notes]
     assert len(stale) >= 15
     assert stats["curtain_reasons"]["detector-stale"] == len(stale)
@@ -151,12 +157,13 @@ class _SlowSink(MemorySink):
 
 
 def test_a_slow_sink_drops_its_own_frames_only():
-    frames = moving_square_frames(120)
+    frames = moving_square_frames(180)
     slow = _SlowSink()
-    # Queues of 20: the fast sink's thread may be starved for a moment on a
-    # loaded machine without dropping; the slow one still falls far behind.
+    # Queues of 40: the fast sink's thread may be starved for a moment on a
+    # loaded machine without dropping; the slow one (5 frames a second of 30)
+    # still falls far behind.
     memory, stats = _run(frames, SquareDetector(), sinks=[slow],
-                         config=LiveConfig(stats_interval=0, sink_queue=20))
+                         config=LiveConfig(stats_interval=0, sink_queue=40))
     assert stats["sinks"]["memory"]["dropped"] == 0
     assert len(memory.items) == stats["frames_out"]
     assert stats["sinks"]["slow"]["dropped"] > 20
@@ -169,7 +176,8 @@ def test_lost_source_raises_after_closing_every_sink():
     source = ScriptedSource(frames, fail_at=20)
     memory = MemorySink()
     pipeline = LivePipeline(source, SquareDetector(), redaction=RedactionConfig(),
-                            config=LiveConfig(stats_interval=0), sinks=[memory])
+                            config=LiveConfig(stats_interval=0, sink_queue=_QUEUE),
+                            sinks=[memory])
     with pytest.raises(SourceError, match="lost"):
         pipeline.run()
     assert memory.closed and len(memory.items) >= 15
