@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import numpy as np
 import pytest
 from conftest import MemorySink, ScriptedSource, SquareDetector, square_frame
+from waiting import wait_for
 
 from livefilter.apps.live import LiveConfig, LivePipeline
 from livefilter.errors import SourceError
@@ -148,32 +148,44 @@ def test_file_source_read_as_fast_as_it_goes_drops_nothing():
     assert all(not _square_visible(r.image) for r in memory.items)
 
 
-class _SlowSink(MemorySink):
+class _StuckSink(MemorySink):
+    """A sink stuck on its first frame until ``until()`` is true."""
+
     name = "slow"
 
+    def __init__(self, until) -> None:
+        super().__init__()
+        self._until = until
+
     def write(self, item) -> None:
-        time.sleep(0.2)  # what makes it slow, not a wait of the test
+        wait_for(self._until, "the fast sink to get its frames")
         super().write(item)
 
 
 def test_a_slow_sink_drops_its_own_frames_only():
-    frames = moving_square_frames(180)
-    slow = _SlowSink()
-    # Queues of 40: the fast sink's thread may be starved for a moment on a
-    # loaded machine without dropping; the slow one (5 frames a second of 30)
-    # still falls far behind.
-    memory, stats = _run(frames, SquareDetector(), sinks=[slow],
-                         config=LiveConfig(stats_interval=0, sink_queue=40))
+    frames = moving_square_frames(300)
+    memory = MemorySink()
+    # Stuck until the fast sink has had 100 frames (or the run is over): it
+    # drops what does not fit its queue, the fast sink nothing, however
+    # loaded the machine (no sleep decides who is slow).
+    slow = _StuckSink(lambda: len(memory.items) >= 100 or memory.closed)
+    pipeline = LivePipeline(
+        ScriptedSource(frames), SquareDetector(), redaction=RedactionConfig(),
+        config=LiveConfig(stats_interval=0, sink_queue=40), sinks=[memory, slow],
+    )
+    stats = pipeline.run()
     assert stats["sinks"]["memory"]["dropped"] == 0
-    assert len(memory.items) == stats["frames_out"]
-    assert stats["sinks"]["slow"]["dropped"] > 20
+    assert len(memory.items) == stats["frames_out"] >= 100
+    assert stats["sinks"]["slow"]["dropped"] >= 100 - 40 - 1
     assert len(slow.items) + stats["sinks"]["slow"]["dropped"] == stats["frames_out"]
     assert slow.closed
 
 
 def test_lost_source_raises_after_closing_every_sink():
     frames = moving_square_frames(30)
-    source = ScriptedSource(frames, fail_at=20)
+    # Read as fast as it goes (not live): no frame before the loss is dropped
+    # on a loaded machine.
+    source = ScriptedSource(frames, fail_at=20, live=False)
     memory = MemorySink()
     pipeline = LivePipeline(source, SquareDetector(), redaction=RedactionConfig(),
                             config=LiveConfig(stats_interval=0, sink_queue=_QUEUE),
