@@ -110,7 +110,7 @@ def test_the_memory_check_lets_through_what_fits(tmp_path, monkeypatch):
     cv2.imwrite(str(path), np.full((480, 640, 3), 128, np.uint8))
     monkeypatch.setattr(photos, "available_memory", lambda: 2 * 2**30)
     assert photos.read_photo(path).shape == (480, 640, 3)
-    monkeypatch.setattr(photos, "available_memory", lambda: 100 * 2**20)
+    monkeypatch.setattr(photos, "available_memory", lambda: 50 * 2**20)
     with pytest.raises(InputError, match="640x480"):
         photos.read_photo(path)
 

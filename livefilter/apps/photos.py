@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from livefilter.detect import Detector
+from livefilter.detect.multipass import MAX_NETWORK_PIXELS
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError, InputError, OutputError
 from livefilter.hide.composite import redact
@@ -23,6 +24,7 @@ __all__ = [
     "anonymize_photo",
     "available_memory",
     "find_faces",
+    "memory_needed",
     "read_photo",
 ]
 
@@ -50,13 +52,22 @@ class PhotoResult:
 
 
 _EXIF_ORIENTATION = 0x0112
-# Memory a photo needs, in copies of its decoded pixels (W x H x 3 bytes):
-# Pillow's decoded image and our array while converting, then the array and
-# the encoder's copy while writing; plus a fixed share for the detector's
-# network runs (bounded by tiling, see detect.multipass.MAX_NETWORK_PIXELS)
-# and the libraries. Measured by benchmarks/photo_memory.py.
+# Memory a photo needs beyond what is loaded already (the models, the
+# libraries): copies of its decoded pixels (W x H x 3 bytes; Pillow's decoded
+# image and our array while converting, then the array and the encoder's copy
+# while writing), and the working memory of the largest network run, about
+# 160 bytes per network input pixel (the 1.5x pass: 2.25 x W x H, at most
+# MAX_NETWORK_PIXELS, beyond which passes are tiled). Checked against
+# benchmarks/photo_memory.py.
 _PHOTO_COPIES = 3
-_FIXED_NEED = 1536 * 2**20
+_RUN_BYTES_PER_PIXEL = 160
+
+
+def memory_needed(width: int, height: int) -> int:
+    """Bytes ``image``/``detect`` need for a ``width x height`` photo, beyond
+    what is loaded already."""
+    network_pixels = min(2.25 * width * height, MAX_NETWORK_PIXELS)
+    return round(width * height * 3 * _PHOTO_COPIES + network_pixels * _RUN_BYTES_PER_PIXEL)
 
 
 def available_memory() -> int | None:
@@ -76,7 +87,7 @@ def _check_memory(path: Path, width: int, height: int) -> None:
     """Refuse, before decoding, a photo the machine has no memory for: a
     photo decoded into swap, or killed half-way, helps nobody."""
     available = available_memory()
-    need = width * height * 3 * _PHOTO_COPIES + _FIXED_NEED
+    need = memory_needed(width, height)
     if available is not None and need > available:
         raise InputError(
             f"{path}: {width}x{height} ({width * height / 1e6:.0f} megapixels) needs about "
