@@ -24,7 +24,7 @@ demo:
 
 # Figures land in benchmarks/results/. Not in bench (long, or they install
 # things): benchmarks/soak.py (10 minutes), benchmarks/compare.py (deface in a
-# throw-away venv), benchmarks/redaction_strength.py.
+# throw-away venv), benchmarks/redaction_strength.py, benchmarks/photo_memory.py.
 bench:
 	$(BIN)/python benchmarks/detect_quality.py
 	$(BIN)/python benchmarks/composite.py
