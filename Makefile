@@ -14,6 +14,7 @@ setup:
 	$(BIN)/python -m pip install --quiet -e '.[test,ray]'
 	$(BIN)/livefilter models fetch
 	$(BIN)/python -c "from livefilter.hide.composite import warm_up; print(f'compositor kernels ready in {warm_up():.1f} s')"
+	@sh .ci/syscheck
 
 test:
 	$(BIN)/python -m pytest -q
@@ -23,7 +24,7 @@ demo:
 
 # Figures land in benchmarks/results/. Not in bench (long, or they install
 # things): benchmarks/soak.py (10 minutes), benchmarks/compare.py (deface in a
-# throw-away venv), benchmarks/redaction_strength.py.
+# throw-away venv), benchmarks/redaction_strength.py, benchmarks/photo_memory.py.
 bench:
 	$(BIN)/python benchmarks/detect_quality.py
 	$(BIN)/python benchmarks/composite.py

@@ -519,3 +519,55 @@ def test_video_min_scores_must_rise_with_height() -> None:
     with pytest.raises(ConfigError, match="video_min_scores"):
         QualityPreset(name="test", passes=(FramePass(),), threshold=0.5,
                       video_min_scores=((100.0, 0.3), (50.0, 0.2)))
+
+
+# --- the two CenterFace backends ------------------------------------------------
+
+
+def _same_faces(a: Detections, b: Detections, iou: float = 0.8) -> bool:
+    if len(a) != len(b):
+        return False
+    if not len(a):
+        return True
+    overlap = iou_matrix_xyxy(a.xyxy, b.xyxy)
+    return bool((overlap.max(axis=1) >= iou).all() and (overlap.max(axis=0) >= iou).all())
+
+
+def test_opencv_backend_agrees_with_onnxruntime_across_input_sizes() -> None:
+    """cv2.dnn kept the shapes of its first input: a net that had run at one
+    size gave garbage at the next (the presets run several sizes)."""
+    _model_or_skip()
+    from livefilter.detect.centerface import CenterFaceDetector
+    from livefilter.models import model_path
+
+    image = _astronaut_bgr()
+    ort = CenterFaceDetector(model_path(), DetectorConfig(backend="onnxruntime", threads=1))
+    ocv = CenterFaceDetector(model_path(), DetectorConfig(backend="opencv", threads=1))
+    assert ort.backend == "onnxruntime" and ocv.backend == "opencv"
+    for width in (768, 256, 512, 768, 96):
+        a = ort.detect(image, width, threshold=0.2)
+        b = ocv.detect(image, width, threshold=0.2)
+        assert _same_faces(a, b), (width, a.xyxy, b.xyxy)
+    assert len(a) <= 3
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_opencv_backend_agrees_with_onnxruntime_on_a_crowd_with_thorough(data_dir) -> None:
+    _model_or_skip()
+    path = data_dir / "wider_dev" / "images" / "12--Group" / (
+        "12_Group_Group_12_Group_Group_12_28.jpg")
+    if not path.is_file():
+        pytest.skip(f"{path} not in the data set")
+    image = cv2.imread(str(path))
+    found = {
+        backend: build_detector(DetectorConfig(backend=backend, quality="thorough", threads=1))
+        .detect(image)
+        for backend in ("onnxruntime", "opencv")
+    }
+    ort, ocv = found["onnxruntime"], found["opencv"]
+    # 23 labelled faces; opencv found 422 boxes here before.
+    assert 20 <= len(ort) <= 40
+    assert abs(len(ocv) - len(ort)) <= 2, (len(ort), len(ocv))
+    matched = iou_matrix_xyxy(ort.xyxy, ocv.xyxy).max(axis=1) >= 0.7
+    assert matched.mean() >= 0.9

@@ -5,6 +5,7 @@ that fills up, a stream target that goes away.
 from __future__ import annotations
 
 import json
+import re
 import resource
 import shutil
 import signal
@@ -19,6 +20,7 @@ import numpy as np
 import pytest
 from conftest import MemorySink, SquareDetector, square_frame
 from synthetic import count_decodable_frames, write_clip
+from waiting import DEADLINE, Running, listening, wait_for
 
 from livefilter.apps.live import LiveConfig, LivePipeline
 from livefilter.boxes import iou_matrix_xyxy
@@ -70,15 +72,28 @@ def test_lost_source_gives_signal_lost_curtain_then_resumes():
             raise SourceError("still unplugged")
         return FlakySource(frames, die_after=None)
 
-    memory = MemorySink()
+    seen = {"lost": 0, "resumed": 0}
+    pipeline = None
+
+    def count(item) -> None:
+        # Stop once 15 real frames came after the filler: no fixed duration.
+        if "curtain: signal-lost" in item.notes:
+            seen["lost"] += 1
+        elif seen["lost"] and item.frame.index >= 0:
+            seen["resumed"] += 1
+            if seen["resumed"] == 15:
+                pipeline.request_stop("enough")
+
+    memory = MemorySink(on_write=count)
     pipeline = LivePipeline(
         FlakySource(frames, die_after=30), SquareDetector(), redaction=RedactionConfig(),
-        config=LiveConfig(stats_interval=0, duration=6.0), sinks=[memory], reopen=reopen,
+        config=LiveConfig(stats_interval=0, duration=DEADLINE), sinks=[memory], reopen=reopen,
     )
     stats = pipeline.run()
     lost = [r for r in memory.items if "curtain: signal-lost" in r.notes]
-    # Backoff 0.5 + 1 + 2 s before the third attempt works: ~3.5 s of filler at 30 fps.
-    assert len(lost) >= 40, len(lost)
+    # Backoff 0.5 + 1 + 2 s before the third attempt works: ~3.5 s of filler
+    # at 30 fps; fewer on a loaded machine, but never none.
+    assert len(lost) >= 10, len(lost)
     assert attempts["count"] == 3
     first_lost = memory.items.index(lost[0])
     resumed = [r for r in memory.items[first_lost:] if r.index >= 0]
@@ -89,43 +104,55 @@ def test_lost_source_gives_signal_lost_curtain_then_resumes():
     for record in lost:
         found = SquareDetector.find(record.image)
         assert not len(found) or iou_matrix_xyxy(found, last_square).max() < 0.3
-    assert stats["curtain_reasons"]["signal-lost"] == len(lost)
-    assert stats["stop_reason"] == "duration reached"
+    # (More if the sink had to drop some of them: it never blocks the output.)
+    assert stats["curtain_reasons"]["signal-lost"] >= len(lost)
+    assert stats["stop_reason"] == "enough"
+
+
+def _frames_in(run: Running) -> int:
+    """The newest "in N" of the stats lines printed so far."""
+    counts = re.findall(r"\| in (\d+) out", run.stderr)
+    return int(counts[-1]) if counts else 0
 
 
 def test_stream_source_stopped_and_restarted(tmp_path):
-    """A real ffmpeg HTTP source stops and starts again: the run survives."""
+    """A real ffmpeg HTTP source stops and starts again: the run survives.
+    Each step waits for what livefilter says (stderr), not for the clock."""
     clip = tmp_path / "face.mp4"
     write_clip(clip, frames=60, fps=15, audio=False)
     port = _free_port()
 
     def serve() -> subprocess.Popen:
-        return subprocess.Popen(
+        server = subprocess.Popen(
             ["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", clip, "-c:v",
              "libx264", "-g", "15", "-f", "mpegts", "-listen", "1",
              f"http://127.0.0.1:{port}/live.ts"])
+        wait_for(lambda: listening(port) or server.poll() is not None, "the ffmpeg server")
+        return server
 
     server = serve()
-    time.sleep(0.7)
     stats_path = tmp_path / "stats.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "livefilter", "run", "--source",
-         f"http://127.0.0.1:{port}/live.ts", "--null", "--duration", "16", "-q",
-         "--stats-json", stats_path], stderr=subprocess.PIPE, text=True)
+    run = Running("run", "--source", f"http://127.0.0.1:{port}/live.ts", "--null",
+                  "--stats-interval", "0.5", "--stats-json", stats_path)
     try:
-        time.sleep(7)  # warm-up and a few seconds of frames
+        wait_for(lambda: _frames_in(run) >= 30 or run.ended(), "frames from the source")
         server.kill()
         server.wait()
-        time.sleep(3)  # the source is gone
+        wait_for(lambda: "source lost" in run.stderr or run.ended(), "the source to be lost")
         server = serve()
-        _, stderr = process.communicate(timeout=60)
+        wait_for(lambda: "source back" in run.stderr or run.ended(), "the source to come back")
+        back_at = _frames_in(run)
+        wait_for(lambda: _frames_in(run) >= back_at + 30 or run.ended(),
+                 "frames after the source came back")
+        run.process.send_signal(signal.SIGTERM)
+        code = run.wait()
     finally:
         server.kill()
-        process.kill()
-    assert process.returncode == 0, stderr
-    assert "source lost" in stderr and "source back" in stderr
+        run.kill()
+    assert code == 0, run.stderr
+    assert "Traceback" not in run.stderr
     data = json.loads(stats_path.read_text())
-    assert data["curtain_reasons"].get("signal-lost", 0) > 10
+    assert data["curtain_reasons"].get("signal-lost", 0) > 0
     assert data["frames_in"] > 60
 
 
@@ -144,9 +171,11 @@ def test_disk_full_while_recording_keeps_other_outputs(tmp_path):
     out = tmp_path / "rec.mkv"
     regions = tmp_path / "regions.json"
     process = subprocess.run(
-        [sys.executable, "-m", "livefilter", "run", "--source", clip, "--realtime", "--record",
+        # Not --realtime: read as fast as the pipeline goes, no frame is
+        # dropped however loaded the machine, so the regions log is complete.
+        [sys.executable, "-m", "livefilter", "run", "--source", clip, "--record",
          out, "--null", "-q", "--regions-json", regions, "--record-crf", "0"],
-        capture_output=True, text=True, preexec_fn=_limit_file_size(150_000), timeout=120,
+        capture_output=True, text=True, preexec_fn=_limit_file_size(150_000), timeout=DEADLINE,
         check=False,
     )
     assert process.returncode == 1, process.stderr
@@ -161,21 +190,22 @@ def test_disk_full_while_recording_keeps_other_outputs(tmp_path):
 
 
 def test_stream_target_that_goes_away_is_retried(tmp_path):
+    short = tmp_path / "short.mp4"
+    write_clip(short, frames=60, fps=15, audio=False)
+    # 15 copies end to end, 60 s: far longer than the run needs, which is
+    # stopped by a signal.
     clip = tmp_path / "face.mp4"
-    write_clip(clip, frames=240, fps=15, audio=False)  # 16 s: longer than the run
+    subprocess.run(["ffmpeg", "-v", "error", "-stream_loop", "14", "-i", short, "-c", "copy",
+                    clip], check=True, timeout=DEADLINE)
     port = _free_port()
     received = {"first": 0, "second": 0}
 
-    def receive(key: str, server: socket.socket, seconds: float) -> None:
-        server.settimeout(30)
+    def receive(key: str, server: socket.socket, enough: int) -> None:
+        server.settimeout(DEADLINE)
         connection, _ = server.accept()
-        connection.settimeout(1)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                data = connection.recv(65536)
-            except TimeoutError:
-                continue
+        connection.settimeout(DEADLINE)
+        while received[key] < enough:
+            data = connection.recv(65536)
             if not data:
                 break
             received[key] += len(data)
@@ -190,28 +220,37 @@ def test_stream_target_that_goes_away_is_retried(tmp_path):
 
     server = listen()
     stats_path = tmp_path / "stats.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "livefilter", "run", "--source", clip, "--realtime",
-         "--stream", f"tcp://127.0.0.1:{port}", "--null", "--duration", "14", "-q",
-         "--stats-json", stats_path], stderr=subprocess.PIPE, text=True)
+    run = Running("run", "--source", clip, "--realtime", "--stream",
+                  f"tcp://127.0.0.1:{port}", "--null", "-q", "--stats-json", stats_path)
     try:
-        receive("first", server, 4)  # then the target "goes away"
+        receive("first", server, 20_000)  # then the target "goes away"
         server.close()
-        time.sleep(2)
+        wait_for(lambda: "write failed" in run.stderr or run.ended(),
+                 "livefilter to notice the target is gone")
         server = listen()
-        thread = threading.Thread(target=receive, args=("second", server, 5), daemon=True)
+        thread = threading.Thread(target=receive, args=("second", server, 10_000), daemon=True)
         thread.start()
-        _, stderr = process.communicate(timeout=90)
+        wait_for(lambda: not thread.is_alive() or run.ended(), "the second connection's data")
+        run.process.send_signal(signal.SIGTERM)
+        code = run.wait()
         thread.join(timeout=10)
     finally:
         server.close()
-        process.kill()
-    assert process.returncode == 0, stderr
-    assert received["first"] > 10_000 and received["second"] > 10_000, received
+        run.kill()
+    stderr = run.stderr
+    # Frames were lost for the stream while its target was away: said in the
+    # stats and the exit status, not reported as success.
+    assert code == 1, stderr
+    assert received["first"] >= 20_000 and received["second"] >= 10_000, received
     assert "reconnected" in stderr
     data = json.loads(stats_path.read_text())
+    assert data["stop_reason"] == "SIGTERM"
     assert data["sinks"]["null"]["dropped"] == 0
     assert data["sinks"]["null"]["written"] == data["frames_out"]
+    stream = data["sinks"]["stream"]
+    assert stream["skipped"] > 0 and stream["written"] < data["frames_out"]
+    assert "frames not sent" in data["sink_errors"]["stream"]
+    assert "livefilter: error: stream:" in stderr
 
 
 def test_file_source_is_not_retried(tmp_path):

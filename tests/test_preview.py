@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from synthetic import write_clip
+from waiting import DEADLINE, wait_for
 
 from livefilter.boxes import iou_matrix_xyxy
 
@@ -31,9 +33,8 @@ def display(tmp_path):
     server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "800x600x24", "-nolisten",
                                "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     socket_path = Path(f"/tmp/.X11-unix/X{number}")
-    deadline = time.monotonic() + 10
-    while not socket_path.exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    with contextlib.suppress(AssertionError):
+        wait_for(socket_path.exists, "Xvfb", timeout=60)
     if not socket_path.exists():
         server.kill()
         pytest.fail("Xvfb did not start")
@@ -42,7 +43,7 @@ def display(tmp_path):
     server.wait(timeout=10)
 
 
-def _window(display: str, timeout: float = 40) -> tuple[str, tuple[int, int, int, int]]:
+def _window(display: str, timeout: float = DEADLINE) -> tuple[str, tuple[int, int, int, int]]:
     env = {**os.environ, "DISPLAY": display}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -85,18 +86,29 @@ def test_preview_shows_hidden_faces_and_keys_work(display, tmp_path, centerface)
     process = subprocess.Popen(
         [sys.executable, "-m", "livefilter", "run", "--source", str(clip), "--realtime",
          "--preview", "--stats-json", str(stats), "-q", "--detector", "centerface",
-         "--duration", "60"],
+         "--duration", "600"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
-        window, geometry = _window(display)
-        time.sleep(3.0)  # past warm-up and the first detections
-        shot = _screenshot(display, tmp_path / "shot.png", geometry)
-        # The window shows the video (not a blank window)...
-        assert shot.std() > 10
-        # ...with the face hidden: scaled back to the frame size, the detector
-        # finds nothing where the clip's face moves.
         import cv2
+
+        window, geometry = _window(display)
+        shots = {}
+
+        def showing_video() -> bool:
+            # Past warm-up and the first detections: the video shows (not a
+            # blank window, not the curtain of the first frames).
+            shot = _screenshot(display, tmp_path / "shot.png", geometry)
+            shots["shot"] = shot
+            body = cv2.cvtColor(shot, cv2.COLOR_BGR2GRAY)[geometry[3] // 3:, :]
+            # (The curtain is smooth: its detail is near 0; the clip's ~2.5.)
+            detail = float(np.abs(cv2.Laplacian(body, cv2.CV_32F)).mean())
+            return shot.std() > 10 and detail > 1.0
+
+        wait_for(showing_video, "the video in the preview")
+        shot = shots["shot"]
+        # The face is hidden: scaled back to the frame size, the detector
+        # finds nothing where the clip's face moves.
 
         frame = cv2.resize(shot, (320, 240), interpolation=cv2.INTER_AREA)
         found = centerface.detect(frame).xyxy
@@ -108,17 +120,19 @@ def test_preview_shows_hidden_faces_and_keys_work(display, tmp_path, centerface)
         # no fine detail is left.
         key_env = {**os.environ, "DISPLAY": display}
         subprocess.run(["xdotool", "key", "--window", window, "p"], env=key_env, check=True)
-        time.sleep(1.0)
-        panic = _screenshot(display, tmp_path / "panic.png", geometry)
-        body = cv2.cvtColor(panic, cv2.COLOR_BGR2GRAY)[geometry[3] // 3:, :]
         normal = cv2.cvtColor(shot, cv2.COLOR_BGR2GRAY)[geometry[3] // 3:, :]
-        detail = float(np.abs(cv2.Laplacian(body, cv2.CV_32F)).mean())
         before = float(np.abs(cv2.Laplacian(normal, cv2.CV_32F)).mean())
-        assert detail < 0.5 * before, (detail, before)
+
+        def hidden_whole() -> bool:
+            panic = _screenshot(display, tmp_path / "panic.png", geometry)
+            body = cv2.cvtColor(panic, cv2.COLOR_BGR2GRAY)[geometry[3] // 3:, :]
+            return float(np.abs(cv2.Laplacian(body, cv2.CV_32F)).mean()) < 0.5 * before
+
+        wait_for(hidden_whole, "the panic curtain in the preview")
 
         # `q` quits cleanly, long before --duration.
         subprocess.run(["xdotool", "key", "--window", window, "q"], env=key_env, check=True)
-        _, stderr = process.communicate(timeout=30)
+        _, stderr = process.communicate(timeout=DEADLINE)
     finally:
         if process.poll() is None:
             process.kill()

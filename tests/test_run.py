@@ -6,13 +6,13 @@ through pyvirtualcam's backend registry.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -20,6 +20,7 @@ import av
 import numpy as np
 import pytest
 from synthetic import count_decodable_frames, write_clip
+from waiting import DEADLINE, Running, listening, wait_for
 
 from livefilter.boxes import iou_matrix_xyxy
 
@@ -60,7 +61,7 @@ def test_http_source_served_by_ffmpeg(face_clip, tmp_path, cli):
          "-g", "15", "-f", "mpegts", "-listen", "1", f"http://127.0.0.1:{port}/live.ts"],
     )
     try:
-        time.sleep(0.7)  # ffmpeg opens its listening socket
+        wait_for(lambda: listening(port) or server.poll() is not None, "the ffmpeg server")
         stats = tmp_path / "stats.json"
         result = cli("run", "--source", f"http://127.0.0.1:{port}/live.ts", "--null",
                      "--duration", "5", "--stats-json", stats, "-q", "--detector", "centerface")
@@ -103,14 +104,16 @@ def test_udp_source_and_udp_stream_read_back(face_clip, tmp_path, centerface):
         f"udp://127.0.0.1:{port_out}?pkt_size=1316", "--duration", "9", "-q",
         "--detector", "centerface",
     )
-    time.sleep(1.5)  # livefilter is listening before the sender starts
+    # livefilter is listening before the sender starts.
+    wait_for(lambda: listening(port_in, udp=True) or process.poll() is not None,
+             "livefilter to bind its UDP source")
     sender = subprocess.Popen(
         ["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", clip, "-c:v", "libx264",
          "-g", "10", "-f", "mpegts", f"udp://127.0.0.1:{port_in}?pkt_size=1316"],
     )
     try:
-        reader.join(timeout=40)
-        _, stderr = process.communicate(timeout=40)
+        reader.join(timeout=DEADLINE)
+        _, stderr = process.communicate(timeout=DEADLINE)
     finally:
         sender.kill()
         sender.wait()
@@ -129,20 +132,26 @@ def test_udp_source_and_udp_stream_read_back(face_clip, tmp_path, centerface):
             iou_matrix_xyxy(found, b[None]).max() < 0.3 for b in boxes)
 
 
+def _frames_out(run: Running) -> int:
+    """The newest "out N" of the stats lines printed so far."""
+    counts = re.findall(r" out (\d+) dropped", run.stderr)
+    return int(counts[-1]) if counts else 0
+
+
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
 def test_recording_survives_sigkill(face_clip, tmp_path, suffix):
     clip, _ = face_clip
     out = tmp_path / f"rec{suffix}"
-    process = start_livefilter("run", "--source", clip, "--realtime", "--record", out, "-q",
-                               "--stats-interval", "1")
-    started = time.monotonic()
-    # Let it record a few seconds of frames (after model load and warm-up).
-    deadline = started + 40
-    while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 60_000):
-        time.sleep(0.2)
-    time.sleep(2.0)
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
+    run = Running("run", "--source", clip, "--realtime", "--record", out,
+                  "--stats-interval", "0.5")
+    try:
+        # Let it record 60 frames (4 s at 15 fps: a few 1 s clusters), as the
+        # stats lines say: after model load and warm-up, however long those take.
+        wait_for(lambda: _frames_out(run) >= 60 or run.ended(), "60 frames out")
+        run.process.send_signal(signal.SIGKILL)
+        run.wait()
+    finally:
+        run.kill()
     assert out.stat().st_size > 0
     frames = count_decodable_frames(out)
     # 2+ s recorded at 15 fps: most of those frames are there.
@@ -156,12 +165,12 @@ def test_sigterm_and_sigint_stop_cleanly_with_recording_finalized(face_clip, tmp
         stats = tmp_path / f"stats-{sig.name}.json"
         process = start_livefilter("run", "--source", clip, "--realtime", "--record", out,
                                    "--stats-json", stats, "-q")
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20_000):
-            time.sleep(0.2)
-        time.sleep(1.0)
+        def recording(out=out, process=process) -> bool:
+            return (out.exists() and out.stat().st_size >= 20_000) or process.poll() is not None
+
+        wait_for(recording, "the recording to grow")
         process.send_signal(sig)
-        _, stderr = process.communicate(timeout=30)
+        _, stderr = process.communicate(timeout=DEADLINE)
         assert process.returncode == 0, stderr
         assert "Traceback" not in stderr
         data = json.loads(stats.read_text())

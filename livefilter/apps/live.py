@@ -462,7 +462,10 @@ class LivePipeline:
         if capture.error is not None and not self._errors:
             self._errors.append(capture.error)
         frames_in = capture.frames
-        sink_stats = {r.sink.name: {"written": r.written, "dropped": r.dropped}
+        # "written" counts frames that went out; "skipped" those a sink could
+        # not send (a stream target that was down), reported in sink_errors.
+        sink_stats = {r.sink.name: {"written": r.written, "dropped": r.dropped,
+                                    "skipped": r.skipped}
                       for r in self._runners}
         summary = self.stats.summary(frames_in, self._ring.dropped, sink_stats)
         summary["stop_reason"] = self.stop_reason
@@ -473,9 +476,9 @@ class LivePipeline:
         summary["revisit_s"] = None if measured is None else round(measured[1], 3)
         if self._errors:
             raise self._errors[0]
-        failed = [r for r in self._runners if r.error is not None]
+        failed = {r.sink.name: r.failure for r in self._runners if r.failure is not None}
         if failed:
-            summary["sink_errors"] = {r.sink.name: " ".join(str(r.error).split()) for r in failed}
+            summary["sink_errors"] = failed
         return summary
 
     def _spawn(self, name: str, target, done: threading.Event | None = None) -> threading.Thread:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -99,12 +100,37 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP in a command that has no clean stop of its own.
+
+    Raised from the signal handler so that, like ``KeyboardInterrupt`` for
+    SIGINT, it unwinds every ``finally`` (a half-written ``.part`` output is
+    removed) instead of the process dying where it stands.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``livefilter`` console script; returns the exit status."""
+    process_exits = argv is None  # the console script: the process ends after us
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    previous = {}
+    if process_exits:
+        # `run` installs its own handlers (a clean stop); every other command
+        # unwinds as for Ctrl-C.
+        previous = {sig: signal.signal(sig, _terminate)
+                    for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         args = _parse(argv)
+        args.process_exits = process_exits
         _setup_logging(args.verbose)
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
@@ -116,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("livefilter: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated as exc:
+        print(f"livefilter: stopped by {exc}", file=sys.stderr)
+        return 128 + exc.signum
     except Exception as exc:  # the promise: never a traceback unless --debug
         if debug:
             logger.exception("internal error")
@@ -125,6 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    finally:
+        if process_exits:
+            # The command is over: a signal now could only interrupt the
+            # interpreter's exit ("Exception ignored ... KeyboardInterrupt").
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
+        else:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -64,8 +64,9 @@ def add_detector_options(parser: argparse.ArgumentParser, default_quality: str, 
     group = parser.add_argument_group("detection")
     group.add_argument(
         "--detector", choices=("auto", "centerface", "cascade"), default="auto",
-        help="face detector: centerface (network, default when its model is installed), "
-        "cascade (OpenCV Haar cascades, far lower recall) or auto (default: %(default)s)",
+        help="face detector: centerface (network; its model is fetched by `livefilter models "
+        "fetch`), cascade (OpenCV Haar cascades, far lower recall; only when asked for) or "
+        "auto = centerface, refusing to run without its model (default: %(default)s)",
     )
     group.add_argument(
         "--quality", choices=(*QUALITIES, "single"), default=None,

@@ -31,6 +31,26 @@ if TYPE_CHECKING:
     from livefilter.io.capture import Source
 
 
+def _url_or_path(text: str) -> str:
+    """``--source``/``--stream``: refuse, at parse time, URLs of a scheme we
+    cannot serve (``srt://``) instead of retrying them for the whole run."""
+    from livefilter.io.urls import unsupported_url_reason
+
+    reason = unsupported_url_reason(text)
+    if reason is not None:
+        raise argparse.ArgumentTypeError(reason)
+    return text
+
+
+def _bitrate(text: str) -> str:
+    from livefilter.io.sinks import parse_bitrate
+
+    try:
+        return str(parse_bitrate(text))
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("stream-bitrate: ")) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import signal
 
@@ -99,19 +119,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         pipeline = LivePipeline(source, detector, redaction=redaction, config=live,
                                 tracker=tracker, sinks=sinks, preview=preview, reopen=reopen,
                                 manual=manual, audio=audio)
+        # A requested stop is a clean stop: SIGHUP too (a closed terminal or a
+        # dropped SSH session must not leave the recording unfinalized).
         handlers = {
             signal.SIGINT: lambda *_: pipeline.request_stop("SIGINT"),
             signal.SIGTERM: lambda *_: pipeline.request_stop("SIGTERM"),
+            signal.SIGHUP: lambda *_: pipeline.request_stop("SIGHUP"),
             signal.SIGUSR1: lambda *_: pipeline.toggle_panic(),
         }
         previous = {sig: signal.signal(sig, handler) for sig, handler in handlers.items()}
         try:
             stats = pipeline.run()
+            # Stopping already: a further signal while the stats are written
+            # or the interpreter exits must not interrupt it (a second Ctrl-C
+            # used to print "Exception ignored ... KeyboardInterrupt").
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
+            _write_run_results(args, stats)
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            if not getattr(args, "process_exits", False):
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
     finally:
         source.close()
+    return EXIT_ERROR if stats.get("sink_errors") else EXIT_OK
+
+
+def _write_run_results(args: argparse.Namespace, stats: dict) -> None:
     if args.stats_json is not None:
         write_json(args.stats_json, stats)
     if not args.quiet:
@@ -125,7 +159,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     for name, error in stats.get("sink_errors", {}).items():
         print(f"livefilter: error: {name}: {error}", file=sys.stderr)
-    return EXIT_ERROR if stats.get("sink_errors") else EXIT_OK
 
 
 
@@ -179,9 +212,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "failing, every frame is hidden whole. Keys in the preview: q quit, p/space panic "
         "(hide everything), d show regions. SIGUSR1 toggles panic.")
     group = p.add_argument_group("source")
-    group.add_argument("--source", default="0",
+    group.add_argument("--source", default="0", type=_url_or_path,
                        help="camera index or /dev/videoN, a video file, or a URL (rtsp://, "
-                       "http://, udp://, srt://) (default: %(default)s)")
+                       "http://, udp://, tcp://, rtmp://) (default: %(default)s)")
     group.add_argument("--realtime", action="store_true",
                        help="pace a file at its own frame rate, like a camera")
     group.add_argument("--size", type=size, default=None, metavar="WxH",
@@ -202,10 +235,11 @@ def add_run_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     group.add_argument("--record-fps", type=finite_float, default=None,
                        help="recording frame rate (lower keeps up on slow machines)")
     group.add_argument("--record-crf", type=int, default=23, help="recording quality")
-    group.add_argument("--stream", default=None, metavar="URL",
-                       help="stream to rtmp:// (FLV), srt:// or udp:// (MPEG-TS)")
+    group.add_argument("--stream", default=None, metavar="URL", type=_url_or_path,
+                       help="stream to rtmp:// (FLV), udp:// or tcp:// (MPEG-TS)")
     group.add_argument("--stream-size", type=size, default=None, metavar="WxH")
-    group.add_argument("--stream-bitrate", default="2500k")
+    group.add_argument("--stream-bitrate", type=_bitrate, default="2500k", metavar="BITS",
+                       help="video bitrate of --stream, 32k..100M (default: %(default)s)")
     group.add_argument("--null", action="store_true", help="discard frames (benchmarks)")
     group = p.add_argument_group("sound (recording and stream only)")
     group.add_argument("--audio", choices=RUN_AUDIO_MODES, default=None,

@@ -51,8 +51,8 @@ class DetectorConfig:
 
     Attributes:
         kind: ``centerface`` (the network), ``cascade`` (OpenCV Haar cascades,
-            far lower recall) or ``auto`` (centerface when its model is
-            installed, else cascade with a warning).
+            far lower recall, only when asked for) or ``auto`` (centerface;
+            a missing model is an error, never a fallback to the cascade).
         quality: ``None`` for one CenterFace pass at ``input_width`` and
             ``threshold``; ``fast``, ``balanced`` or ``thorough`` for a
             multi-pass preset (:data:`livefilter.detect.multipass.PRESETS`):

@@ -37,7 +37,12 @@ import numpy as np
 from livefilter.boxes import nms_xyxy, xyxy_unrotate
 from livefilter.detect.base import round_to_multiple
 from livefilter.detect.centerface import CenterFaceDetector
-from livefilter.detect.tiles import cut_by_internal_border, drop_cut_duplicates, tile_grid
+from livefilter.detect.tiles import (
+    cut_by_internal_border,
+    drop_cut_duplicates,
+    split_for_budget,
+    tile_grid,
+)
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError
 
@@ -391,6 +396,18 @@ def cycle_length(passes: tuple[Pass, ...]) -> int:
     return math.lcm(*(p.every * p.turns // math.gcd(len(p.offsets), p.turns) for p in passes))
 
 
+# The most pixels one network run is given (2048 x 2048): a run needs about
+# 150-250 bytes of memory per input pixel, so this bounds one run near 1 GB at
+# worst. Runs over more (the full-resolution passes of `thorough` on a photo
+# over about 4 megapixels, any pass of an 8K frame) are cut into overlapping
+# tiles at the same scale. Below it nothing changes: the shared photos and
+# clips (up to 1080p) never reach it.
+MAX_NETWORK_PIXELS = 2048 * 2048
+# Overlap of those tiles, in network pixels: a face up to this tall, as the
+# pass sees it, lies whole in some tile; larger ones are what the coarser
+# passes (0.5x, 0.15x) see whole.
+BUDGET_TILE_OVERLAP = 320
+
 # Very large faces cut by the frame's edge (a head filling a corner, seen from
 # above: the 60-frame leak of clip03) are found only when the network sees
 # them a few dozen pixels tall: a 0.15x pass (about 6 ms, nearly all fixed
@@ -590,7 +607,17 @@ class MultiPassDetector:
                     PlannedRun(index, (x1, y1, x2, y2), int(tile_index),
                                spec.network_width(seen_width), spec.flip, spec.rotate)
                 )
-        return runs
+        return [split for run in runs for split in self._within_budget(run)]
+
+    def _within_budget(self, run: PlannedRun) -> list[PlannedRun]:
+        """``run``, or overlapping tiles of it when its network input is over
+        :data:`MAX_NETWORK_PIXELS` (a large photo, an 8K frame)."""
+        pieces = split_for_budget(run.region, run.network_width, MAX_NETWORK_PIXELS,
+                                  BUDGET_TILE_OVERLAP)
+        if len(pieces) == 1:
+            return [run]
+        return [PlannedRun(run.pass_index, region, index, network_width, run.flip)
+                for index, (region, network_width) in enumerate(pieces)]
 
     def seek_cycle(self, run_index: int) -> None:
         """Make the next :meth:`detect` call run ``run_index``: a video

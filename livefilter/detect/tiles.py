@@ -22,7 +22,13 @@ import numpy as np
 
 from livefilter.boxes import inside_share_xyxy
 
-__all__ = ["cut_by_internal_border", "drop_cut_duplicates", "tile_grid"]
+__all__ = [
+    "cut_by_internal_border",
+    "drop_cut_duplicates",
+    "network_pixels",
+    "split_for_budget",
+    "tile_grid",
+]
 
 # A box edge this close (in frame pixels) to an internal tile border counts as
 # cut by it: boxes are clipped to the tile, so a cut edge lies exactly on it.
@@ -100,3 +106,50 @@ def drop_cut_duplicates(xyxy: np.ndarray, cut: np.ndarray) -> np.ndarray:
     covered = (inside_share_xyxy(boxes[cut], boxes[~cut]) >= _DUPLICATE_COVER).any(axis=1)
     keep[np.flatnonzero(cut)[covered]] = False
     return keep
+
+
+def network_pixels(width: int, height: int, network_width: int) -> int:
+    """Pixels of the network input for a ``width x height`` image run at
+    ``network_width`` (as :class:`~livefilter.detect.centerface.CenterFaceDetector`
+    sizes it: width to a multiple of 32, height padded up to one)."""
+    net_width = max(32, round(network_width / 32) * 32)
+    net_height = math.ceil(max(1.0, height * net_width / width) / 32) * 32
+    return net_width * net_height
+
+
+def split_for_budget(
+    region: tuple[int, int, int, int], network_width: int, budget: int, overlap: int
+) -> list[tuple[tuple[int, int, int, int], int]]:
+    """Cut one network run over ``region`` into overlapping tiles whose
+    network inputs hold at most ``budget`` pixels, at the same scale.
+
+    The network's memory grows with its input (about 150-250 bytes a
+    pixel), so a pass over a 48-megapixel photo at full resolution would need
+    gigabytes; tiles of one size need one session and a bounded amount.
+    ``overlap`` is in network pixels: a face up to that tall (as the network
+    sees it) lies whole in some tile; larger ones are seen whole by the
+    coarser passes. Returns ``[(region, network_width)]``: the run itself
+    when it fits.
+    """
+    x1, y1, x2, y2 = region
+    width, height = x2 - x1, y2 - y1
+    if network_pixels(width, height, network_width) <= budget:
+        return [(region, network_width)]
+    scale = network_width / width
+    overlap_px = round(overlap / scale)
+    cols = rows = 1
+    while True:
+        grid = tile_grid(width, height, cols, rows, overlap_px)
+        tile_w = int(grid[0, 2] - grid[0, 0])
+        tile_h = int(grid[0, 3] - grid[0, 1])
+        tile_network_width = max(32, round(tile_w * scale))
+        if (network_pixels(tile_w, tile_h, tile_network_width) <= budget
+                or max(tile_w, tile_h) <= 2 * overlap_px):  # cannot get smaller
+            break
+        # Cut the longer side of the tile (as the network sees it) once more.
+        if tile_w >= tile_h:
+            cols += 1
+        else:
+            rows += 1
+    return [((x1 + int(a), y1 + int(b), x1 + int(c), y1 + int(d)), tile_network_width)
+            for a, b, c, d in grid]

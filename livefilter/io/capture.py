@@ -2,7 +2,8 @@
 
 A source is a camera (an index or ``/dev/videoN``, through OpenCV's V4L2
 backend), a video file, or a network stream (``rtsp://``, ``http(s)://``,
-``udp://``, ``srt://``, ``rtmp://``, through PyAV). The capture thread reads
+``udp://``, ``rtmp://``, through PyAV; ``srt://`` is refused, see
+:mod:`livefilter.io.urls`). The capture thread reads
 frames into a :class:`FrameRing` of preallocated slots:
 
 * live sources (cameras, streams, files with ``realtime``): the newest frame
@@ -31,6 +32,7 @@ import numpy as np
 from livefilter.errors import ConfigError, InputError, SourceError
 from livefilter.frame import Frame
 from livefilter.io.probe import pick_video_stream
+from livefilter.io.urls import check_supported_url
 
 __all__ = [
     "CameraSource",
@@ -46,7 +48,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "srt", "rtp")
+URL_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "udp", "tcp", "rtp")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +75,7 @@ class SourceConfig:
     read_timeout: float = 5.0
 
     def __post_init__(self) -> None:
+        check_supported_url("source", self.source)
         if self.size is not None and (min(self.size) < 16 or max(self.size) > 8192):
             raise ConfigError(f"size: expected WxH between 16 and 8192, got {self.size!r}")
         if self.fps is not None and not 1 <= self.fps <= 240:
@@ -576,8 +579,10 @@ class CaptureThread(threading.Thread):
                 try:
                     item = self.source.read()
                 except SourceError as exc:
-                    if self._reopen is None or not self._recover(exc):
+                    if self._reopen is None:
                         raise
+                    if not self._recover(exc):
+                        return  # a stop was requested while reconnecting: a clean end
                     continue
                 if item is None:
                     return

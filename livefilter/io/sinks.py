@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from livefilter.audio.live import AudioInbox
 from livefilter.audio.track import AacTrack
 from livefilter.errors import ConfigError, OutputError, SinkError
 from livefilter.frame import Frame
+from livefilter.io.urls import check_supported_url
 
 __all__ = [
     "NullSink",
@@ -37,6 +39,7 @@ __all__ = [
     "SinkRunner",
     "StreamSink",
     "VirtualCameraSink",
+    "parse_bitrate",
     "stream_format_for",
 ]
 
@@ -60,13 +63,18 @@ class OutputItem:
 
 
 class Sink(Protocol):
-    """Receives redacted frames. ``open`` is called on the sink's own thread."""
+    """Receives redacted frames. ``open`` is called on the sink's own thread.
+
+    ``write`` returns ``False`` when the frame did not go out (a stream
+    target that is down), so that only frames actually written are counted;
+    any other return value means written.
+    """
 
     name: str
 
     def open(self, width: int, height: int, fps: float) -> None: ...
 
-    def write(self, item: OutputItem) -> None: ...
+    def write(self, item: OutputItem) -> bool | None: ...
 
     def close(self) -> None: ...
 
@@ -329,17 +337,45 @@ def _check_size(option: str, size: tuple[int, int] | None) -> None:
 
 
 def stream_format_for(url: str) -> str:
-    """The container for a streaming URL: FLV for RTMP, MPEG-TS for SRT/UDP."""
+    """The container for a streaming URL: FLV for RTMP, MPEG-TS for UDP/TCP."""
+    check_supported_url("stream", url)
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    formats = {"rtmp": "flv", "rtmps": "flv", "srt": "mpegts", "udp": "mpegts", "tcp": "mpegts",
+    formats = {"rtmp": "flv", "rtmps": "flv", "udp": "mpegts", "tcp": "mpegts",
                "rtp": "rtp_mpegts"}
     if scheme not in formats:
-        raise ConfigError(f"stream: {url!r} must be an rtmp://, srt:// or udp:// URL")
+        raise ConfigError(f"stream: {url!r} must be an rtmp://, udp:// or tcp:// URL")
     return formats[scheme]
 
 
+# A live stream's video bitrate, bits per second: below 32 kbit/s x264 gives
+# up on any picture, above 100 Mbit/s no live target takes it.
+_BITRATE_RANGE = (32_000, 100_000_000)
+_BITRATE_UNITS = {"": 1, "k": 1_000, "m": 1_000_000}
+
+
+def parse_bitrate(text: str) -> int:
+    """Bits per second from ``2500k``, ``2.5M`` or ``800000``; :class:`ConfigError`
+    (naming ``stream-bitrate``, the range and the value) otherwise.
+
+    x264 takes any string for its ``b`` option and fails only on the first
+    frame, which the stream's retry loop then hides for the whole run: the
+    value is checked here instead.
+    """
+    low, high = _BITRATE_RANGE
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", str(text))
+    value = None
+    if match:
+        value = float(match.group(1)) * _BITRATE_UNITS[match.group(2).lower()]
+    if value is None or not low <= value <= high:
+        raise ConfigError(
+            f"stream-bitrate: expected {low // 1000}k..{high // 1_000_000}M bits per second "
+            f"(e.g. 2500k or 2.5M), got {text!r}"
+        )
+    return round(value)
+
+
 class StreamSink:
-    """A live stream: H.264 in FLV (RTMP) or MPEG-TS (SRT, UDP, TCP) through PyAV.
+    """A live stream: H.264 in FLV (RTMP) or MPEG-TS (UDP, TCP) through PyAV.
 
     When the target cannot be reached or goes away, the stream is retried with
     growing pauses (1 s up to 10 s), with a warning; frames meanwhile are
@@ -354,7 +390,7 @@ class StreamSink:
         self._format = stream_format_for(url)
         _check_size("stream-size", size)
         self._size = size
-        self._bitrate = bitrate
+        self._bitrate = str(parse_bitrate(bitrate))
         self._encoder: _Encoder | None = None
         self._opened_with: tuple[int, int, float] | None = None
         self._retry_at = 0.0
@@ -366,6 +402,7 @@ class StreamSink:
     def enable_audio(self, inbox: AudioInbox) -> None:
         """Stream sound from ``inbox`` too (call before :meth:`open`)."""
         self._audio_inbox = inbox
+        self._last_error = ""
 
     def _new_encoder(self) -> _Encoder:
         return _Encoder(
@@ -381,13 +418,21 @@ class StreamSink:
         encoder.open(width, height, fps)
         self._encoder = encoder
 
-    def write(self, item: OutputItem) -> None:
+    @property
+    def failure(self) -> str | None:
+        """What went wrong, when frames did not go out; ``None`` when all did."""
+        if not self.skipped:
+            return None
+        return (f"{self.skipped} frames not sent while {self.url} was unreachable "
+                f"(last error: {self._last_error or 'unknown'})")
+
+    def write(self, item: OutputItem) -> bool:
         if self._encoder is None:
             if time.monotonic() < self._retry_at or self._opened_with is None:
                 self.skipped += 1
                 if self._audio_inbox is not None:  # the sound of a skipped frame goes too
                     self._audio_inbox.take_until(item.frame.timestamp)
-                return
+                return False
             encoder = self._new_encoder()
             try:
                 encoder.open(*self._opened_with)
@@ -395,8 +440,9 @@ class StreamSink:
                 self._pause = min(10.0, self._pause * 2)
                 self._retry_at = time.monotonic() + self._pause
                 logger.info("%s still unreachable (%s)", self.url, exc)
+                self._last_error = " ".join(str(exc).split())
                 self.skipped += 1
-                return
+                return False
             self._encoder = encoder
             self.reconnects += 1
             self._pause = 1.0
@@ -405,10 +451,14 @@ class StreamSink:
             self._encoder.encode(item.frame.image, item.frame.timestamp)
         except SinkError as exc:
             logger.warning("%s; retrying (other outputs go on)", exc)
+            self._last_error = " ".join(str(exc).split())
             with contextlib.suppress(Exception):
                 self._encoder.close()
             self._encoder = None
             self._retry_at = time.monotonic() + self._pause
+            self.skipped += 1
+            return False
+        return True
 
     def close(self) -> None:
         if self._encoder is not None:
@@ -439,11 +489,20 @@ class SinkRunner(threading.Thread):
         self.error: BaseException | None = None
         self.dropped = 0
         self.written = 0
+        self.skipped = 0
         self._warned = False
 
     def start(self) -> SinkRunner:  # type: ignore[override]
         super().start()
         return self
+
+    @property
+    def failure(self) -> str | None:
+        """One line on what failed: the sink's error, or frames it could not
+        send (a stream target that was down); ``None`` when all went out."""
+        if self.error is not None:
+            return " ".join(str(self.error).split()) or type(self.error).__name__
+        return getattr(self.sink, "failure", None)
 
     def wait_open(self, timeout: float) -> None:
         """Block until the sink is open; re-raise its opening error."""
@@ -489,8 +548,10 @@ class SinkRunner(threading.Thread):
                 item = self._queue.get()
                 if item is None:
                     return
-                self.sink.write(item)
-                self.written += 1
+                if self.sink.write(item) is False:
+                    self.skipped += 1  # the sink could not send it (a target down)
+                else:
+                    self.written += 1
         except BaseException as exc:
             self.error = exc
             # Reported once by the pipeline (or its error line), not here.
