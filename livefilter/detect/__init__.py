@@ -47,13 +47,18 @@ def build_detector(config: DetectorConfig) -> Detector:
     """The detector ``config`` asks for.
 
     ``auto`` takes CenterFace when its model is installed, else the cascade
-    with a warning. ``centerface`` without its model raises
+    with a warning. ``yunet`` is one YuNet pass. ``centerface`` or ``yunet``
+    without its model raises
     :class:`ModelMissingError` whose message says how to fetch it. With a
     ``quality`` preset, CenterFace runs as a
     :class:`~livefilter.detect.multipass.MultiPassDetector`.
     """
-    from livefilter.models import model_path
+    from livefilter.models import YUNET, model_path
 
+    if config.kind == "yunet":
+        from livefilter.detect.yunet import YuNetDetector
+
+        return YuNetDetector(model_path(YUNET), config)
     if config.kind in ("auto", "centerface"):
         try:
             path = model_path()
