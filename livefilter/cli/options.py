@@ -63,10 +63,11 @@ def add_detector_options(parser: argparse.ArgumentParser, default_quality: str, 
     """Detection options; ``video``: the command's frames come from a video."""
     group = parser.add_argument_group("detection")
     group.add_argument(
-        "--detector", choices=("auto", "centerface", "cascade"), default="auto",
+        "--detector", choices=("auto", "centerface", "yunet", "cascade"), default="auto",
         help="face detector: centerface (network; its model is fetched by `livefilter models "
-        "fetch`), cascade (OpenCV Haar cascades, far lower recall; only when asked for) or "
-        "auto = centerface, refusing to run without its model (default: %(default)s)",
+        "fetch`), yunet (one pass of a cheaper network, better on small faces, weaker on large "
+        "ones; no presets), cascade (OpenCV Haar cascades, far lower recall; only when asked "
+        "for) or auto = centerface, refusing to run without its model (default: %(default)s)",
     )
     group.add_argument(
         "--quality", choices=(*QUALITIES, "single"), default=None,
@@ -85,7 +86,7 @@ def add_detector_options(parser: argparse.ArgumentParser, default_quality: str, 
     )
     group.add_argument(
         "--backend", choices=("auto", "onnxruntime", "opencv"), default="auto",
-        help="CenterFace runtime (default: %(default)s)",
+        help="network runtime (default: %(default)s)",
     )
     group.add_argument(
         "--threads", type=int, default=0,
@@ -141,7 +142,8 @@ def detector_config(args: argparse.Namespace) -> Any:
 
     quality = args.quality
     if quality is None:
-        quality = "single" if args.detect_width is not None else args.default_quality
+        single = args.detect_width is not None or args.detector == "yunet"
+        quality = "single" if single else args.default_quality
     kwargs: dict[str, Any] = {"kind": args.detector, "backend": args.backend,
                               "threads": args.threads,
                               "quality": None if quality == "single" else quality,

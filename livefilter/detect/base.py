@@ -12,6 +12,7 @@ from livefilter.errors import ConfigError
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "DETECTOR_KINDS",
     "QUALITIES",
     "Detector",
     "DetectorConfig",
@@ -19,7 +20,8 @@ __all__ = [
     "round_to_multiple",
 ]
 
-DetectorKind = Literal["auto", "centerface", "cascade"]
+DetectorKind = Literal["auto", "centerface", "yunet", "cascade"]
+DETECTOR_KINDS: tuple[str, ...] = get_args(DetectorKind)
 BackendKind = Literal["auto", "onnxruntime", "opencv"]
 QualityName = Literal["fast", "balanced", "thorough"]
 QUALITIES: tuple[str, ...] = get_args(QualityName)
@@ -50,16 +52,20 @@ class DetectorConfig:
     """How faces are found.
 
     Attributes:
-        kind: ``centerface`` (the network), ``cascade`` (OpenCV Haar cascades,
-            far lower recall, only when asked for) or ``auto`` (centerface;
-            a missing model is an error, never a fallback to the cascade).
+        kind: ``centerface`` (the network), ``yunet`` (libfacedetection's
+            YuNet: one pass, cheaper, better on small faces, a little weaker
+            on large ones), ``cascade`` (OpenCV Haar cascades, far lower
+            recall, only when asked for) or ``auto`` (centerface; a missing
+            model is an error, never a fallback to the cascade).
         quality: ``None`` for one CenterFace pass at ``input_width`` and
             ``threshold``; ``fast``, ``balanced`` or ``thorough`` for a
             multi-pass preset (:data:`livefilter.detect.multipass.PRESETS`):
             ``fast`` fits a live stream (one cheap pass plus one tile per run),
-            ``thorough`` is for files. Ignored by the cascade.
-        threshold: minimum CenterFace score; ``None`` means 0.2 for a single
-            pass and the preset's per-size thresholds for a preset. Given
+            ``thorough`` is for files. Ignored by the cascade; ``yunet``
+            runs one pass and takes no preset.
+        threshold: minimum detection score; ``None`` means 0.2 for a single
+            CenterFace pass (YuNet: its own default), and the preset's
+            per-size thresholds for a preset. Given
             with a preset, it replaces those thresholds for every face size.
         input_width: network width of a single pass (rounded to a multiple of
             32; ``0``: the frame's own width). Presets set their own widths, so
@@ -85,9 +91,14 @@ class DetectorConfig:
     video: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in ("auto", "centerface", "cascade"):
+        if self.kind not in DETECTOR_KINDS:
             raise ConfigError(
-                f"detector: expected one of auto, centerface, cascade; got {self.kind!r}"
+                f"detector: expected one of {', '.join(DETECTOR_KINDS)}; got {self.kind!r}"
+            )
+        if self.kind == "yunet" and self.quality is not None:
+            raise ConfigError(
+                f"quality: the presets run CenterFace; detector yunet runs one pass "
+                f"(quality single), got {self.quality!r}"
             )
         if self.quality is not None and self.quality not in QUALITIES:
             raise ConfigError(

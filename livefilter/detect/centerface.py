@@ -100,14 +100,7 @@ class _OrtRunner:
 
                 model = onnx.ModelProto()
                 model.CopyFrom(self._model)
-                dims = model.graph.input[0].type.tensor_type.shape.dim
-                dims[0].dim_value, dims[2].dim_value, dims[3].dim_value = 1, height, width
-                for output, channels in zip(model.graph.output, (1, 2, 2, 10), strict=True):
-                    out_dims = output.type.tensor_type.shape.dim
-                    out_dims[0].dim_value = 1
-                    out_dims[1].dim_value = channels
-                    out_dims[2].dim_value = height // _STRIDE
-                    out_dims[3].dim_value = width // _STRIDE
+                self._fix_shape(model, height, width)
                 options = self._ort.SessionOptions()
                 options.intra_op_num_threads = self._threads
                 options.inter_op_num_threads = 1
@@ -133,6 +126,18 @@ class _OrtRunner:
                     evicted, _ = self._sessions.popitem(last=False)
                     logger.debug("dropped the onnxruntime session for input %s", evicted)
         return session
+
+    def _fix_shape(self, model, height: int, width: int) -> None:
+        """Give ``model``'s input and outputs the fixed shape of a ``height x
+        width`` input (a subclass for another graph overrides this)."""
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        dims[0].dim_value, dims[2].dim_value, dims[3].dim_value = 1, height, width
+        for output, channels in zip(model.graph.output, (1, 2, 2, 10), strict=True):
+            out_dims = output.type.tensor_type.shape.dim
+            out_dims[0].dim_value = 1
+            out_dims[1].dim_value = channels
+            out_dims[2].dim_value = height // _STRIDE
+            out_dims[3].dim_value = width // _STRIDE
 
     def __call__(self, blob: np.ndarray) -> list[np.ndarray]:
         session = self._session(blob.shape[2], blob.shape[3])

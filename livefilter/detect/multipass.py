@@ -104,6 +104,9 @@ class _PassSpec:
             video preset spreads its costly passes over successive frames
             this way; the tracker and the look-ahead carry faces over the
             frames between.
+        network: ``centerface``, or ``yunet`` (cheaper, better on small
+            faces; its scores run higher, so a YuNet pass sets its own
+            ``min_score``).
     """
 
     scale: float = 1.0
@@ -115,9 +118,14 @@ class _PassSpec:
     min_score: float = 0.0
     every: int = 1
     offsets: tuple[int, ...] = (0,)
+    network: str = "centerface"
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
+        if self.network not in ("centerface", "yunet"):
+            raise ConfigError(
+                f"{owner}.network: expected centerface or yunet, got {self.network!r}"
+            )
         if not 1 <= self.every <= 16:
             raise ConfigError(f"{owner}.every: expected 1..16, got {self.every!r}")
         if (not self.offsets or len(set(self.offsets)) != len(self.offsets)
@@ -536,7 +544,8 @@ class PlannedRun:
 
 
 class MultiPassDetector:
-    """Runs a :class:`QualityPreset` with a :class:`CenterFaceDetector`.
+    """Runs a :class:`QualityPreset` with a :class:`CenterFaceDetector` (and,
+    for passes whose ``network`` is ``yunet``, a YuNet detector).
 
     ``detect`` takes an ``(H, W, 3) uint8`` BGR frame and returns its faces in
     frame pixels. Cycled tile passes advance one tile per call; the counter
@@ -545,12 +554,16 @@ class MultiPassDetector:
     """
 
     def __init__(self, centerface: CenterFaceDetector, preset: QualityPreset, *,
-                 video: bool = False) -> None:
+                 video: bool = False, yunet: object | None = None) -> None:
         self.centerface = centerface
+        self.yunet = yunet
         self.preset = preset
         self.video = video
         self._full_passes = preset.passes_for(video=video)
         self.passes = self._full_passes
+        if yunet is None and any(p.network == "yunet" for p in self.passes):
+            raise ConfigError(f"preset {preset.name}: a pass runs YuNet but no YuNet "
+                              "detector was given")
         self.name = f"centerface-{preset.name}"
         self.reduced = False
         self._runs = 0
@@ -654,7 +667,10 @@ class MultiPassDetector:
                 image = cv2.flip(image, 1)
             if run.rotate:
                 image = cv2.rotate(image, _ROTATIONS[run.rotate])
-            found = self.centerface.detect(image, run.network_width, threshold=lowest)
+            network = self.yunet if spec.network == "yunet" else self.centerface
+            # Boxes under the pass's min_score are dropped below anyway.
+            found = network.detect(  # type: ignore[union-attr]
+                image, run.network_width, threshold=max(lowest, spec.min_score))
             if len(found) == 0:
                 continue
             # Sizes as the network saw the face (upright in the turned image).
