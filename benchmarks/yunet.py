@@ -202,7 +202,7 @@ YUNET_FLOOR = 0.3
 def _pass_groups() -> dict[str, tuple]:
     from dataclasses import replace
 
-    from livefilter.detect.multipass import _UPSCALED, PRESETS, FramePass
+    from livefilter.detect.presets import _UPSCALED, PRESETS, FramePass
 
     thorough = PRESETS["thorough"].passes
     return {

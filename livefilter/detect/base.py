@@ -59,7 +59,7 @@ class DetectorConfig:
             model is an error, never a fallback to the cascade).
         quality: ``None`` for one CenterFace pass at ``input_width`` and
             ``threshold``; ``fast``, ``balanced`` or ``thorough`` for a
-            multi-pass preset (:data:`livefilter.detect.multipass.PRESETS`):
+            multi-pass preset (:data:`livefilter.detect.presets.PRESETS`):
             ``fast`` fits a live stream (one cheap pass plus one tile per run),
             ``thorough`` is for files. Ignored by the cascade; ``yunet``
             runs one pass and takes no preset.
@@ -78,7 +78,7 @@ class DetectorConfig:
         video: frames come from a video (``file``, ``run``): a preset then
             asks more of larger boxes, since the tracker carries a face over
             a frame where it was missed (see
-            :class:`~livefilter.detect.multipass.QualityPreset`).
+            :class:`~livefilter.detect.presets.QualityPreset`).
     """
 
     kind: DetectorKind = "auto"
