@@ -50,7 +50,8 @@ from livefilter.apps import offline  # noqa: E402
 from livefilter.detect import DetectorConfig, build_detector  # noqa: E402
 from livefilter.detect.centerface import CenterFaceDetector  # noqa: E402
 from livefilter.detect.multipass import MultiPassDetector  # noqa: E402
-from livefilter.io.media import VideoReader, VideoWriter  # noqa: E402
+from livefilter.io.media import VideoReader  # noqa: E402
+from livefilter.io.writer import VideoWriter  # noqa: E402
 from livefilter.regions import RedactionConfig  # noqa: E402
 from livefilter.track import plan as plan_module  # noqa: E402
 from livefilter.track import tracker as tracker_module  # noqa: E402

@@ -3,7 +3,7 @@ stream out, all at once, at the source's frame rate with bounded latency.
 
 Threads (each named ``livefilter-*``):
 
-* capture: source -> :class:`~livefilter.io.capture.FrameRing`;
+* capture: source -> :class:`~livefilter.io.ring.FrameRing`;
 * detector: runs the detector on a copy of the newest frame, every
   ``detect_every`` frames (or back to back), and posts results tagged with the
   sequence number and timestamp of the frame they were computed on;
@@ -47,7 +47,8 @@ from livefilter.errors import ConfigError, SinkError
 from livefilter.frame import Frame
 from livefilter.hide.composite import curtain, warm_up
 from livefilter.io.banner import draw_banner, draw_label
-from livefilter.io.capture import CaptureThread, FileSource, FrameRing, RingItem, Source
+from livefilter.io.capture import FileSource, Source
+from livefilter.io.ring import CaptureThread, FrameRing, RingItem
 from livefilter.io.sinks import OutputItem, Sink, SinkRunner
 from livefilter.protection import ProtectionMonitor
 from livefilter.regions import RedactionConfig, RegionsLog

@@ -22,7 +22,8 @@ from livefilter.detect import Detector, calls_per_cycle
 from livefilter.errors import ConfigError
 from livefilter.frame import Frame
 from livefilter.hide.composite import curtain
-from livefilter.io.media import AudioPacket, VideoReader, VideoWriter
+from livefilter.io.media import AudioPacket, VideoReader
+from livefilter.io.writer import VideoWriter
 from livefilter.paths import check_distinct
 from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.threads import Worker, get_or_stop, put_or_stop
