@@ -15,6 +15,7 @@ __all__ = [
     "OutputError",
     "SinkError",
     "SourceError",
+    "error_reason",
 ]
 
 
@@ -48,3 +49,9 @@ class SinkError(LivefilterError, OSError):
 
 class ModelMissingError(LivefilterError, FileNotFoundError):
     """The detector's model file is not installed."""
+
+
+def error_reason(exc: BaseException) -> str:
+    """An FFmpeg or OS error in a few words, on one line (for one error line)."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    return " ".join(str(text).split()).rstrip(".") or type(exc).__name__

@@ -9,7 +9,7 @@ Threads (each named ``livefilter-*``):
   sequence number and timestamp of the frame they were computed on;
 * output: takes frames from the ring, moves the tracker on, hides the faces
   (or the whole frame) and offers the result to every sink;
-* one per sink (:class:`~livefilter.io.sinks.SinkRunner`);
+* one per sink (:class:`~livefilter.io.sink_runner.SinkRunner`);
 * with sound, ``livefilter-audio`` (:class:`~livefilter.audio.live.LiveAudio`):
   the source's or a microphone's sound to the recording and the stream;
 * the caller's thread supervises, and pumps the preview window if there is
@@ -49,7 +49,8 @@ from livefilter.hide.composite import curtain, warm_up
 from livefilter.io.banner import draw_banner, draw_label
 from livefilter.io.capture import FileSource, Source
 from livefilter.io.ring import CaptureThread, FrameRing, RingItem
-from livefilter.io.sinks import OutputItem, Sink, SinkRunner
+from livefilter.io.sink_runner import SinkRunner
+from livefilter.io.sinks import OutputItem, Sink
 from livefilter.protection import ProtectionMonitor
 from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.stats import LiveStats

@@ -33,7 +33,7 @@ import av
 
 from livefilter.audio import RUN_AUDIO_MODES, AudioChunk, check_mode, transform_for
 from livefilter.audio.transcode import to_planar_float
-from livefilter.errors import ConfigError, SourceError
+from livefilter.errors import ConfigError, SourceError, error_reason
 
 __all__ = [
     "DEVICE_FORMATS",
@@ -166,7 +166,7 @@ class DeviceCapture(threading.Thread):
         try:
             self._container = av.open(name, format=device_format)
         except (av.error.FFmpegError, OSError) as exc:
-            raise SourceError(f"audio-source {spec}: cannot open ({_reason(exc)})") from exc
+            raise SourceError(f"audio-source {spec}: cannot open ({error_reason(exc)})") from exc
         if not self._container.streams.audio:
             self._container.close()
             raise SourceError(f"audio-source {spec}: has no audio")
@@ -183,7 +183,7 @@ class DeviceCapture(threading.Thread):
         except (av.error.FFmpegError, OSError) as exc:
             self.error = exc
             logger.warning("audio-source %s lost (%s); the video goes on without sound",
-                           self.spec, _reason(exc))
+                           self.spec, error_reason(exc))
         finally:
             with contextlib.suppress(av.error.FFmpegError, OSError):
                 self._container.close()
@@ -294,7 +294,3 @@ class LiveAudio:
             "error": None if self.error is None else str(self.error),
         }
 
-
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return " ".join(str(text).split()) or type(exc).__name__

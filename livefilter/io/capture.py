@@ -21,7 +21,7 @@ import av
 import cv2
 import numpy as np
 
-from livefilter.errors import ConfigError, InputError, SourceError
+from livefilter.errors import ConfigError, InputError, SourceError, error_reason
 from livefilter.io.probe import pick_video_stream
 from livefilter.io.urls import check_supported_url
 
@@ -31,7 +31,6 @@ __all__ = [
     "Source",
     "SourceConfig",
     "StreamSource",
-    "failure_reason",
     "open_source",
 ]
 
@@ -160,10 +159,10 @@ def _failure_text(name: str, what: str, exc: BaseException, *,
     if what == "read failed" and format_name.startswith("mov") and "://" in name:
         # An MP4 with its index at the end needs to seek there; over a plain
         # HTTP stream (no range requests) it cannot.
-        return (f"read failed ({failure_reason(exc)}): an MP4 over HTTP needs its index at "
+        return (f"read failed ({error_reason(exc)}): an MP4 over HTTP needs its index at "
                 "the front (ffmpeg -i IN -c copy -movflags +faststart OUT) or a server that allows "
                 "seeking (range requests)")
-    return f"{what} ({failure_reason(exc)})"
+    return f"{what} ({error_reason(exc)})"
 
 
 def _open_container(target: str, *, options: dict[str, str],
@@ -386,8 +385,3 @@ def open_source(config: SourceConfig) -> Source:
         return FileSource(config, container=container)
     return FileSource(config)
 
-
-def failure_reason(exc: BaseException) -> str:
-    """A source error in a few words, on one line."""
-    text = getattr(exc, "strerror", None) or str(exc)
-    return " ".join(str(text).split()) or type(exc).__name__

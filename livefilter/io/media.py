@@ -25,7 +25,7 @@ import av
 import cv2
 import numpy as np
 
-from livefilter.errors import ConfigError, InputError
+from livefilter.errors import ConfigError, InputError, error_reason
 from livefilter.frame import Frame
 from livefilter.io.probe import Declared, Tally, describe_stream, iso_box_overrun, pick_video_stream
 
@@ -34,7 +34,6 @@ __all__ = [
     "AudioPacket",
     "VideoInfo",
     "VideoReader",
-    "error_reason",
     "output_format_for",
     "partial_path_for",
 ]
@@ -423,8 +422,3 @@ class VideoReader:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-
-def error_reason(exc: BaseException) -> str:
-    """An FFmpeg or OS error in a few words, for one error line."""
-    text = getattr(exc, "strerror", None) or str(exc)
-    return text.strip().rstrip(".") or type(exc).__name__

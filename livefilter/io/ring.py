@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from livefilter.errors import InputError, SourceError
+from livefilter.errors import InputError, SourceError, error_reason
 from livefilter.frame import Frame
-from livefilter.io.capture import Source, failure_reason
+from livefilter.io.capture import Source
 
 __all__ = ["CaptureThread", "FrameRing", "RingItem"]
 
@@ -177,7 +177,7 @@ class CaptureThread(threading.Thread):
     def _recover(self, reason: BaseException) -> bool:
         """Reopen the source after ``reason``; ``False`` if the run stopped first."""
         self.lost.set()
-        logger.warning("source lost (%s); hiding the output and retrying", failure_reason(reason))
+        logger.warning("source lost (%s); hiding the output and retrying", error_reason(reason))
         with contextlib.suppress(Exception):
             self.source.close()
         pause = 0.5
@@ -190,7 +190,7 @@ class CaptureThread(threading.Thread):
                 if tap is not None:
                     self.source.audio_tap = tap  # the sound carries on from the new source
             except (SourceError, InputError) as exc:
-                logger.info("source still unavailable (%s)", failure_reason(exc))
+                logger.info("source still unavailable (%s)", error_reason(exc))
                 pause = min(5.0, pause * 2)
                 continue
             self.reconnects += 1

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -27,7 +25,7 @@ import numpy as np
 
 from livefilter.audio.live import AudioInbox
 from livefilter.audio.track import AacTrack
-from livefilter.errors import ConfigError, OutputError, SinkError
+from livefilter.errors import ConfigError, OutputError, SinkError, error_reason
 from livefilter.frame import Frame
 from livefilter.io.urls import check_supported_url
 
@@ -36,7 +34,6 @@ __all__ = [
     "OutputItem",
     "RecordSink",
     "Sink",
-    "SinkRunner",
     "StreamSink",
     "VirtualCameraSink",
     "parse_bitrate",
@@ -184,7 +181,7 @@ class _Encoder:
                                        layout=self.audio_inbox.layout)
         except (av.error.FFmpegError, OSError, ValueError) as exc:
             self._abandon()
-            raise self._error_type(f"{self._what}: cannot open ({_reason(exc)})") from exc
+            raise self._error_type(f"{self._what}: cannot open ({error_reason(exc)})") from exc
 
     def encode(self, image: np.ndarray, timestamp: float) -> None:
         if self._stream is None:
@@ -208,7 +205,7 @@ class _Encoder:
                 self._container.mux(packet)
         except (av.error.FFmpegError, OSError) as exc:
             self._failed = True
-            raise self._error_type(f"{self._what}: write failed ({_reason(exc)})") from exc
+            raise self._error_type(f"{self._what}: write failed ({error_reason(exc)})") from exc
 
     def _write_audio(self, until: float) -> None:
         """Encode and mux the sound that starts up to ``until`` (the video's time)."""
@@ -222,7 +219,7 @@ class _Encoder:
                 for packet in self._audio.push(chunk):
                     self._container.mux(packet)
         except (av.error.FFmpegError, OSError) as exc:
-            raise self._error_type(f"{self._what}: write failed ({_reason(exc)})") from exc
+            raise self._error_type(f"{self._what}: write failed ({error_reason(exc)})") from exc
 
     def close(self) -> None:
         if self._container is None:
@@ -243,14 +240,14 @@ class _Encoder:
                 for packet in self._stream.encode(None):
                     container.mux(packet)
         except (av.error.FFmpegError, OSError) as exc:
-            report("%s: could not flush the encoder (%s)", self._what, _reason(exc))
+            report("%s: could not flush the encoder (%s)", self._what, error_reason(exc))
         finally:
             self._stream = None
             self._audio = None
             try:
                 container.close()
             except (av.error.FFmpegError, OSError) as exc:
-                report("%s: could not finish (%s)", self._what, _reason(exc))
+                report("%s: could not finish (%s)", self._what, error_reason(exc))
 
     def _abandon(self) -> None:
         if self._container is not None:
@@ -464,102 +461,3 @@ class StreamSink:
         if self._encoder is not None:
             encoder, self._encoder = self._encoder, None
             encoder.close()
-
-
-def _reason(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return " ".join(str(text).split()) or type(exc).__name__
-
-
-class SinkRunner(threading.Thread):
-    """Runs one sink on its own thread behind a bounded queue.
-
-    :meth:`offer` never blocks: a full queue means the sink is behind, and the
-    frame is dropped for this sink only (counted in :attr:`dropped`, warned
-    once). A sink's failure is kept in :attr:`error`; the other sinks go on.
-    """
-
-    def __init__(self, sink: Sink, *, width: int, height: int, fps: float,
-                 queue_size: int = 3) -> None:
-        super().__init__(name=f"livefilter-sink-{sink.name}", daemon=True)
-        self.sink = sink
-        self._size = (width, height, fps)
-        self._queue: queue.Queue[OutputItem | None] = queue.Queue(maxsize=queue_size)
-        self._opened = threading.Event()
-        self.error: BaseException | None = None
-        self.dropped = 0
-        self.written = 0
-        self.skipped = 0
-        self._warned = False
-
-    def start(self) -> SinkRunner:  # type: ignore[override]
-        super().start()
-        return self
-
-    @property
-    def failure(self) -> str | None:
-        """One line on what failed: the sink's error, or frames it could not
-        send (a stream target that was down); ``None`` when all went out."""
-        if self.error is not None:
-            return " ".join(str(self.error).split()) or type(self.error).__name__
-        return getattr(self.sink, "failure", None)
-
-    def wait_open(self, timeout: float) -> None:
-        """Block until the sink is open; re-raise its opening error."""
-        self._opened.wait(timeout)
-        if self.error is not None:
-            raise self.error
-
-    def offer(self, item: OutputItem) -> bool:
-        if self.error is not None:
-            return False
-        try:
-            self._queue.put_nowait(item)
-            return True
-        except queue.Full:
-            self.dropped += 1
-            if not self._warned:
-                self._warned = True
-                logger.warning("%s cannot keep up; dropping frames for it (counted)",
-                               self.sink.name)
-            return False
-
-    def finish(self, timeout: float) -> None:
-        """Let the queued frames out, close the sink, and wait for the thread."""
-        deadline = time.monotonic() + timeout
-        while self.is_alive() and time.monotonic() < deadline:
-            try:
-                self._queue.put(None, timeout=0.1)
-                break
-            except queue.Full:
-                continue
-        self.join(max(0.0, deadline - time.monotonic()))
-
-    def run(self) -> None:
-        try:
-            self.sink.open(*self._size)
-        except BaseException as exc:
-            self.error = exc
-            self._opened.set()
-            return
-        self._opened.set()
-        try:
-            while True:
-                item = self._queue.get()
-                if item is None:
-                    return
-                if self.sink.write(item) is False:
-                    self.skipped += 1  # the sink could not send it (a target down)
-                else:
-                    self.written += 1
-        except BaseException as exc:
-            self.error = exc
-            # Reported once by the pipeline (or its error line), not here.
-            logger.debug("%s failed: %s", self.sink.name, " ".join(str(exc).split()))
-        finally:
-            try:
-                self.sink.close()
-            except BaseException as exc:
-                logger.error("%s did not close cleanly: %s", self.sink.name, exc)
-                if self.error is None:
-                    self.error = exc

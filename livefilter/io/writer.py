@@ -22,9 +22,9 @@ import av
 import cv2
 
 from livefilter.audio.transcode import AudioReencoder
-from livefilter.errors import LivefilterError, OutputError
+from livefilter.errors import LivefilterError, OutputError, error_reason
 from livefilter.frame import Frame
-from livefilter.io.media import AudioPacket, error_reason, output_format_for, partial_path_for
+from livefilter.io.media import AudioPacket, output_format_for, partial_path_for
 
 __all__ = ["VideoWriter"]
 
