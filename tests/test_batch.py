@@ -378,15 +378,20 @@ def test_batch_worker_killed_fails_its_file_only(tmp_path):
     assert not killed.exists() and not (out / "in" / "a.mp4").exists()
 
 
-def test_batch_missing_model_is_one_line_or_one_warning(tmp_path, cli):
+def test_batch_missing_model_is_one_line_whatever_the_jobs(tmp_path, cli):
+    """Checked once before the workers start (not once per worker), and
+    ``auto`` refuses like ``centerface``: no silent fallback to the cascade."""
     _photo(tmp_path / "a" / "x.jpg")
     _photo(tmp_path / "a" / "y.jpg")
     env = {"LIVEFILTER_MODELS": str(tmp_path / "no-models")}
-    result = cli("batch", tmp_path / "a", "-o", tmp_path / "out", "--detector", "centerface",
+    for n, detector in enumerate(("centerface", "auto")):
+        result = cli("batch", tmp_path / "a", "-o", tmp_path / f"out{n}", "--detector",
+                     detector, "--jobs", "2", "-q", env=env)
+        assert result.returncode == 1
+        assert result.stderr.count("\n") == 1 and "livefilter models fetch" in result.stderr
+        assert not list((tmp_path / f"out{n}").rglob("*.jpg"))
+    # The cascade, asked for by name, runs without the model.
+    result = cli("batch", tmp_path / "a", "-o", tmp_path / "out2", "--detector", "cascade",
                  "--jobs", "2", "-q", env=env)
-    assert result.returncode == 1
-    assert result.stderr.count("\n") == 1 and "livefilter models fetch" in result.stderr
-    result = cli("batch", tmp_path / "a", "-o", tmp_path / "out2", "--jobs", "2", "-q",
-                 env=env)
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count("cascade") == 1  # warned once, not once per worker
+    assert len(list((tmp_path / "out2").rglob("*.jpg"))) == 2

@@ -127,6 +127,7 @@ class VideoReader:
     def __init__(self, path: Path, *, allow_damaged: bool = False) -> None:
         self.path = Path(path)
         self.allow_damaged = allow_damaged
+        self._partial = False  # set by seek(): a part of the file is read
         if not self.path.exists():
             raise InputError(f"{self.path}: no such file")
         if self.path.is_dir():
@@ -320,7 +321,10 @@ class VideoReader:
     def seek(self, seconds: float) -> None:
         """Make the next iteration start at the key frame at or before
         ``seconds`` (a frame's ``timestamp``); frame indices then count from
-        there."""
+        there. A read from a seek is part of the file: its counts are not
+        compared with the whole file's (a segment run checks the whole by
+        counting the joined frames)."""
+        self._partial = True
         target = int(seconds / float(self._video.time_base))
         try:
             self._container.seek(target, stream=self._video, backward=True, any_frame=False)
@@ -401,7 +405,8 @@ class VideoReader:
         seen here: its header states the duration and the packets stop short
         of it. (The output is then discarded by the caller.)
         """
-        self.damage = self._header_damage + tally.shortfalls(self._declared)
+        shortfalls = [] if self._partial else tally.shortfalls(self._declared)
+        self.damage = self._header_damage + shortfalls
         if not self.damage:
             return
         what = "; ".join(self.damage)
