@@ -14,6 +14,7 @@ from livefilter.apps.live import LiveConfig, LivePipeline
 from livefilter.errors import SourceError
 from livefilter.hide.composite import curtain
 from livefilter.regions import RedactionConfig
+from livefilter.track.tracker import TrackerConfig
 
 WIDTH, HEIGHT = 320, 240
 
@@ -95,8 +96,11 @@ def test_panic_hides_every_frame_while_on():
     memory = MemorySink(on_write=switch)
     pipeline = LivePipeline(
         ScriptedSource(frames), SquareDetector(), redaction=RedactionConfig(),
-        # A big sink queue: a starved sink thread must not drop frames here.
+        # A big sink queue: a starved sink thread must not drop frames here;
+        # a late detector on a loaded machine must not curtain the frames
+        # (max-stale 5 s, which the live rules allow only with a hold as long).
         config=LiveConfig(stats_interval=0, max_stale=5.0, sink_queue=_QUEUE), sinks=[memory],
+        tracker=TrackerConfig(hold=5.0, weak_hold=5.0),
     )
     stats = pipeline.run()
     assert stats["sinks"]["memory"]["dropped"] == 0

@@ -207,3 +207,19 @@ def test_look_ahead_by_default_only_where_no_one_watches_live(outputs, delay):
 
     assert parsed.delay is None
     assert default_delay(parsed) == delay
+
+
+def test_protection_lines_warn_on_every_loss_and_the_recovery_after_one(caplog):
+    from livefilter.apps.live import _ProtectionLog
+
+    log = _ProtectionLog()
+    with caplog.at_level(logging.INFO, logger="livefilter.apps.live"):
+        log("protected", "")
+        log("degraded", "reduced-detection")
+        log("protected", "")
+    levels = [(r.levelno, r.getMessage()) for r in caplog.records]
+    assert levels == [
+        (logging.INFO, "protection: protected"),  # the start: not an error line
+        (logging.WARNING, "protection: degraded (reduced-detection)"),
+        (logging.WARNING, "protection: protected"),  # back: said as loudly as the loss
+    ]

@@ -177,7 +177,7 @@ class LivePipeline:
             plan_config(config, tracker, detector, fps=source.fps, mask_scale=redaction.mask_scale),
             tracker,
         )
-        self.monitor = ProtectionMonitor(on_change=_log_protection)
+        self.monitor = ProtectionMonitor(on_change=_ProtectionLog())
         self.stepdown = StepDown(detector, hold=tracker.weak_hold, max_stale=config.max_stale)
         self._errors: list[BaseException] = []
         self._lossless = not source.live
@@ -546,6 +546,23 @@ class LivePipeline:
             self.preview.debug = self.debug_boxes
 
 
-def _log_protection(state: str, reason: str) -> None:
-    # One line at each change; WARNING so that it shows without --verbose.
-    logger.warning("protection: %s%s", state, f" ({reason})" if reason else "")
+class _ProtectionLog:
+    """One stderr line at each change of the protection state.
+
+    A loss of protection (degraded, curtain, signal lost) is a warning,
+    shown without ``--verbose``, and so is the return to ``protected`` after
+    one; reaching ``protected`` at the start is only logged (``--verbose``),
+    so a run whose protection never faltered, or whose first error ends it,
+    keeps its one line.
+    """
+
+    def __init__(self) -> None:
+        self._warned = False
+
+    def __call__(self, state: str, reason: str) -> None:
+        text = f"protection: {state}{f' ({reason})' if reason else ''}"
+        if state != "protected" or self._warned:
+            self._warned = True
+            logger.warning(text)
+        else:
+            logger.info(text)
