@@ -31,6 +31,14 @@ def test_protection_state_from_the_pipeline_wins():
     assert protection_state(_summary(10, protection=own), None, True) is own
 
 
+def test_a_finished_run_is_stopped_whatever_its_last_protection_record():
+    # The final stats carry the pipeline's last state; the page must still
+    # say the run is over.
+    last = {"state": "protected", "reason": "", "seconds": {"protected": 3}}
+    assert protection_state(_summary(10, protection=last), None, False) == {
+        "state": "stopped", "reason": ""}
+
+
 def test_protection_state_derived_from_curtain_counts_and_drops():
     before = _summary(100, {"scene-cut": 2})
     assert protection_state(_summary(130, {"scene-cut": 2}), before, True)["state"] == "protected"

@@ -81,10 +81,10 @@ def protection_state(summary: dict[str, Any], previous: dict[str, Any] | None,
     has one; until then derived from what the curtain counts and drops did
     since the previous summary.
     """
-    if isinstance(summary.get("protection"), dict):
-        return summary["protection"]
     if not running:
         return {"state": "stopped", "reason": ""}
+    if isinstance(summary.get("protection"), dict):
+        return summary["protection"]
     before = (previous or {}).get("curtain_reasons", {})
     now = summary.get("curtain_reasons", {})
     grown = {k: v - before.get(k, 0) for k, v in now.items() if v > before.get(k, 0)}
@@ -228,8 +228,13 @@ class LiveSession:
             return self._final
         capture = getattr(pipeline, "_capture", None)
         ring = getattr(pipeline, "_ring", None)
-        return pipeline.stats.summary(capture.frames if capture else 0,
-                                      ring.dropped if ring else 0, {})
+        summary = pipeline.stats.summary(capture.frames if capture else 0,
+                                         ring.dropped if ring else 0, {})
+        if hasattr(pipeline, "protection"):
+            # The pipeline's own judgement, as the stats JSON will carry it.
+            state, reason = pipeline.protection()
+            summary["protection"] = {"state": state, "reason": reason}
+        return summary
 
     def status(self) -> dict[str, Any]:
         summary = self._summary()
