@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Protocol, get_args, runtime_checkable
 
+import cv2
 import numpy as np
 
+from livefilter.boxes import nms_xyxy
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError
 
@@ -128,3 +130,33 @@ class DetectorConfig:
     def single_pass_threshold(self) -> float:
         """The threshold a single pass uses: ``threshold``, else 0.2."""
         return DEFAULT_THRESHOLD if self.threshold is None else self.threshold
+
+
+def top_letterbox(frame_bgr: np.ndarray, net_width: int, net_height: int,
+                  scale: float) -> tuple[np.ndarray, int]:
+    """``frame_bgr`` scaled by ``scale`` onto a black ``net_height x net_width``
+    canvas at its top (the network's fixed input shape); returns the canvas
+    and the height the frame takes on it."""
+    height = frame_bgr.shape[0]
+    scaled_height = min(net_height, max(1, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    canvas = np.zeros((net_height, net_width, 3), np.uint8)
+    canvas[:scaled_height] = cv2.resize(
+        frame_bgr, (net_width, scaled_height), interpolation=interpolation
+    )
+    return canvas, scaled_height
+
+
+def letterboxed_to_frame(xyxy: np.ndarray, scores: np.ndarray, *, scale: float,
+                         scaled_height: int, width: int, height: int,
+                         nms_iou: float) -> Detections:
+    """Boxes found on a :func:`top_letterbox` canvas, in the frame's pixels,
+    clipped to it and merged by non-maximum suppression."""
+    if len(xyxy) == 0:
+        return Detections.empty()
+    xyxy[:, 0::2] /= scale
+    xyxy[:, 1::2] /= scaled_height / height
+    xyxy[:, 0::2] = np.clip(xyxy[:, 0::2], 0, width)
+    xyxy[:, 1::2] = np.clip(xyxy[:, 1::2], 0, height)
+    keep = nms_xyxy(xyxy, scores, nms_iou)
+    return Detections(xyxy[keep], scores[keep])

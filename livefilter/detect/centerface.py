@@ -17,8 +17,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from livefilter.boxes import nms_xyxy
-from livefilter.detect.base import DetectorConfig, round_to_multiple
+from livefilter.detect.base import (
+    DetectorConfig,
+    letterboxed_to_frame,
+    round_to_multiple,
+    top_letterbox,
+)
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError
 
@@ -230,12 +234,7 @@ class CenterFaceDetector:
         """
         height, width = frame_bgr.shape[:2]
         net_width, net_height, scale = self.input_size(width, height, input_width)
-        scaled_height = min(net_height, max(1, round(height * scale)))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        canvas = np.zeros((net_height, net_width, 3), np.uint8)
-        canvas[:scaled_height] = cv2.resize(
-            frame_bgr, (net_width, scaled_height), interpolation=interpolation
-        )
+        canvas, scaled_height = top_letterbox(frame_bgr, net_width, net_height, scale)
         # The network was trained on RGB in 0..255, no mean subtracted.
         blob = cv2.dnn.blobFromImage(canvas, 1.0, swapRB=True)
         heatmap, box_scale, offset = self._run(blob)
@@ -245,11 +244,5 @@ class CenterFaceDetector:
             offset,
             self.config.single_pass_threshold if threshold is None else threshold,
         )
-        if len(xyxy) == 0:
-            return Detections.empty()
-        xyxy[:, 0::2] /= scale
-        xyxy[:, 1::2] /= scaled_height / height
-        xyxy[:, 0::2] = np.clip(xyxy[:, 0::2], 0, width)
-        xyxy[:, 1::2] = np.clip(xyxy[:, 1::2], 0, height)
-        keep = nms_xyxy(xyxy, scores, self.config.nms_iou)
-        return Detections(xyxy[keep], scores[keep])
+        return letterboxed_to_frame(xyxy, scores, scale=scale, scaled_height=scaled_height,
+                                    width=width, height=height, nms_iou=self.config.nms_iou)

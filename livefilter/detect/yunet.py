@@ -12,11 +12,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from livefilter.boxes import nms_xyxy
-from livefilter.detect.base import DetectorConfig
+from livefilter.detect.base import DetectorConfig, letterboxed_to_frame, top_letterbox
 from livefilter.detect.centerface import CenterFaceDetector, _OrtRunner
 from livefilter.detect.yunet_graph import INPUT, LEVELS, OUTPUTS
 from livefilter.detections import Detections
@@ -115,20 +113,9 @@ class YuNetDetector:
         """
         height, width = frame_bgr.shape[:2]
         net_width, net_height, scale = self.input_size(width, height, input_width)
-        scaled_height = min(net_height, max(1, round(height * scale)))
-        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        canvas = np.zeros((net_height, net_width, 3), np.uint8)
-        canvas[:scaled_height] = cv2.resize(
-            frame_bgr, (net_width, scaled_height), interpolation=interpolation
-        )
+        canvas, scaled_height = top_letterbox(frame_bgr, net_width, net_height, scale)
         blob = np.ascontiguousarray(canvas.transpose(2, 0, 1)[None], dtype=np.float32)
         xyxy, scores = decode_yunet(self._run(blob),
                                     self.threshold if threshold is None else threshold)
-        if len(xyxy) == 0:
-            return Detections.empty()
-        xyxy[:, 0::2] /= scale
-        xyxy[:, 1::2] /= scaled_height / height
-        xyxy[:, 0::2] = np.clip(xyxy[:, 0::2], 0, width)
-        xyxy[:, 1::2] = np.clip(xyxy[:, 1::2], 0, height)
-        keep = nms_xyxy(xyxy, scores, self.config.nms_iou)
-        return Detections(xyxy[keep], scores[keep])
+        return letterboxed_to_frame(xyxy, scores, scale=scale, scaled_height=scaled_height,
+                                    width=width, height=height, nms_iou=self.config.nms_iou)
