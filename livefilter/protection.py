@@ -15,12 +15,15 @@ them were curtained, else ``degraded`` while a step-down is active, else
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
 
-__all__ = ["PROTECTION_STATES", "ProtectionMonitor"]
+__all__ = ["PROTECTION_STATES", "ProtectionLog", "ProtectionMonitor"]
+
+logger = logging.getLogger(__name__)
 
 PROTECTION_STATES = ("protected", "degraded", "curtain", "signal-lost")
 
@@ -95,3 +98,25 @@ class ProtectionMonitor:
             seconds[self._state[0]] += now - self._since
             return {"state": self._state[0], "reason": self._state[1],
                     "seconds": {k: round(v, 3) for k, v in seconds.items()}}
+
+
+class ProtectionLog:
+    """One stderr line at each change of the protection state.
+
+    A loss of protection (degraded, curtain, signal lost) is a warning,
+    shown without ``--verbose``, and so is the return to ``protected`` after
+    one; reaching ``protected`` at the start is only logged (``--verbose``),
+    so a run whose protection never faltered, or whose first error ends it,
+    keeps its one line.
+    """
+
+    def __init__(self) -> None:
+        self._warned = False
+
+    def __call__(self, state: str, reason: str) -> None:
+        text = f"protection: {state}{f' ({reason})' if reason else ''}"
+        if state != "protected" or self._warned:
+            self._warned = True
+            logger.warning(text)
+        else:
+            logger.info(text)

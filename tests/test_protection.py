@@ -140,7 +140,7 @@ def test_pipeline_reports_protection_in_stats_and_on_the_banner(caplog):
     pipeline = LivePipeline(
         ScriptedSource(frames), SquareDetector(first_delay=0.5), redaction=RedactionConfig(),
         config=LiveConfig(stats_interval=0, banner=True), sinks=[memory])
-    with caplog.at_level(logging.WARNING, logger="livefilter.apps.live"):
+    with caplog.at_level(logging.WARNING, logger="livefilter.protection"):
         stats = pipeline.run()
     protection = stats["protection"]
     assert protection["state"] in PROTECTION_STATES
@@ -210,10 +210,10 @@ def test_look_ahead_by_default_only_where_no_one_watches_live(outputs, delay):
 
 
 def test_protection_lines_warn_on_every_loss_and_the_recovery_after_one(caplog):
-    from livefilter.apps.live import _ProtectionLog
+    from livefilter.protection import ProtectionLog
 
-    log = _ProtectionLog()
-    with caplog.at_level(logging.INFO, logger="livefilter.apps.live"):
+    log = ProtectionLog()
+    with caplog.at_level(logging.INFO, logger="livefilter.protection"):
         log("protected", "")
         log("degraded", "reduced-detection")
         log("protected", "")

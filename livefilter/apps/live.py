@@ -33,12 +33,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from livefilter.apps.hiding import hide_regions
-from livefilter.apps.live_rules import live_tracker_config, plan_config
+from livefilter.apps.live_rules import LiveConfig, live_tracker_config, plan_config
 from livefilter.apps.stepdown import StepDown
 from livefilter.audio.live import LiveAudio
 from livefilter.detect import Detector, revisit_calls
@@ -51,7 +50,7 @@ from livefilter.io.capture import FileSource, Source
 from livefilter.io.ring import CaptureThread, FrameRing, RingItem
 from livefilter.io.sink_runner import SinkRunner
 from livefilter.io.sinks import OutputItem, Sink
-from livefilter.protection import ProtectionMonitor
+from livefilter.protection import ProtectionLog, ProtectionMonitor
 from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.stats import LiveStats
 from livefilter.track.manual import ManualRegions
@@ -63,56 +62,10 @@ __all__ = ["LiveConfig", "LivePipeline"]
 logger = logging.getLogger(__name__)
 
 _POLL = 0.05
-
-
-@dataclass(frozen=True, kw_only=True)
-class LiveConfig:
-    """Options of ``livefilter run``.
-
-    Attributes:
-        detect_every: run the detector every N frames; ``0`` = auto (as often
-            as it can, back to back on the newest frame).
-        max_stale: seconds (of source time) between a frame and the nearest
-            detection result beyond which the frame is hidden whole.
-        delay: look-ahead: seconds each frame is held back so that results
-            arriving meanwhile can be carried back to it.
-        cut_threshold: scene-change level that counts as a cut (see
-            :class:`~livefilter.track.plan.PlanConfig`).
-        duration: stop after this many seconds (``None``: run until the source
-            ends or the user stops it).
-        stats_interval: seconds between stats lines on stderr (0: none).
-        regions_json, stats_json: optional output paths.
-        ring_slots: frames the capture ring holds.
-        sink_queue: frames each sink may have waiting before it drops.
-        banner: draw the protection state, small, on every frame out.
-    """
-
-    detect_every: int = 0
-    max_stale: float = 0.5
-    delay: float = 0.0
-    cut_threshold: float = 40.0
-    duration: float | None = None
-    stats_interval: float = 5.0
-    regions_json: Path | None = None
-    stats_json: Path | None = None
-    ring_slots: int = 4
-    sink_queue: int = 3
-    banner: bool = False
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.detect_every <= 300:
-            raise ConfigError(f"detect-every: expected auto or 1..300, got {self.detect_every!r}")
-        if not 0.05 <= self.max_stale <= 60:
-            raise ConfigError(f"max-stale: expected 0.05..60 seconds, got {self.max_stale!r}")
-        if not 0 <= self.delay <= 10:
-            raise ConfigError(f"delay: expected 0..10 seconds, got {self.delay!r}")
-        if self.duration is not None and not 0 < self.duration <= 7 * 24 * 3600:
-            raise ConfigError(f"duration: expected a positive number of seconds, got "
-                              f"{self.duration!r}")
-        if not 0 <= self.stats_interval <= 3600:
-            raise ConfigError(f"stats-interval: expected 0..3600, got {self.stats_interval!r}")
-        if not 2 <= self.ring_slots <= 64 or not 1 <= self.sink_queue <= 64:
-            raise ConfigError("ring-slots and sink-queue: expected 2..64 and 1..64")
+# How far (seconds) the output may fall behind the capture for a moment (a
+# burst of tracking or carrying results back) before it skips frames: about
+# three frames at 30 fps, so latency stays bounded and short bursts lose nothing.
+_MAX_LAG = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,11 +130,11 @@ class LivePipeline:
             plan_config(config, tracker, detector, fps=source.fps, mask_scale=redaction.mask_scale),
             tracker,
         )
-        self.monitor = ProtectionMonitor(on_change=_ProtectionLog())
+        self.monitor = ProtectionMonitor(on_change=ProtectionLog())
         self.stepdown = StepDown(detector, hold=tracker.weak_hold, max_stale=config.max_stale)
         self._errors: list[BaseException] = []
         self._lossless = not source.live
-        self._ring = FrameRing(config.ring_slots, drop_stale=source.live)
+        self._ring = FrameRing(config.ring_slots, drop_stale=source.live, max_lag=_MAX_LAG)
         self._runners: list[SinkRunner] = []
         self._reported: list[SinkRunner] = []
         self._reopen = reopen
@@ -274,7 +227,15 @@ class LivePipeline:
         frame_interval = 1.0 / max(1.0, self.source.fps)
         while not self._stop.is_set():
             lost = self._capture is not None and self._capture.lost.is_set()
-            item = self._ring.get(timeout=frame_interval if lost else _POLL)
+            timeout = frame_interval if lost else _POLL
+            if not self._lossless:
+                # Wake when the oldest held frame is due, not at the next
+                # arrival: a frame goes out at its delay, not up to a frame
+                # interval later.
+                due = planner.seconds_until_due(time.monotonic())
+                if due is not None:
+                    timeout = min(timeout, due)
+            item = self._ring.get(timeout=timeout)
             if item is None:
                 if self._ring.finished:
                     break
@@ -290,21 +251,28 @@ class LivePipeline:
                 continue
             planner.panic = self.panic.is_set()
             planner.detector_failing = self._detector_failing
+            # Frames already due go out before this one is tracked (tracking
+            # takes a good part of a frame interval).
+            self._take_results()
+            self._emit_ready(flush=False)
             cut = planner.advance(item.frame, item.seq, item.arrival)
             if cut:
                 self._detect_now.set()
             if self._lossless and (cut or item.seq % every == 0):
                 # A file read as fast as we go: detect in step, nothing to race.
                 self._detect_in_step(item)
-            while True:
-                try:
-                    result = self._results.get_nowait()
-                except queue.Empty:
-                    break
-                planner.add_result(result.seq, result.timestamp, result.detections,
-                                   call=result.call, need=result.need)
+            self._take_results()
             self._emit_ready(flush=False)
         self._emit_ready(flush=True)
+
+    def _take_results(self) -> None:
+        while True:
+            try:
+                result = self._results.get_nowait()
+            except queue.Empty:
+                return
+            self.planner.add_result(result.seq, result.timestamp, result.detections,
+                                    call=result.call, need=result.need)
 
     def _detect_in_step(self, item: RingItem) -> None:
         need = revisit_calls(self.detector)
@@ -545,24 +513,3 @@ class LivePipeline:
             self.debug_boxes = not self.debug_boxes
             self.preview.debug = self.debug_boxes
 
-
-class _ProtectionLog:
-    """One stderr line at each change of the protection state.
-
-    A loss of protection (degraded, curtain, signal lost) is a warning,
-    shown without ``--verbose``, and so is the return to ``protected`` after
-    one; reaching ``protected`` at the start is only logged (``--verbose``),
-    so a run whose protection never faltered, or whose first error ends it,
-    keeps its one line.
-    """
-
-    def __init__(self) -> None:
-        self._warned = False
-
-    def __call__(self, state: str, reason: str) -> None:
-        text = f"protection: {state}{f' ({reason})' if reason else ''}"
-        if state != "protected" or self._warned:
-            self._warned = True
-            logger.warning(text)
-        else:
-            logger.info(text)

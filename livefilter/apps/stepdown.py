@@ -7,8 +7,8 @@ calls slow down, the preset's passes no longer come round within the hold,
 and most frames would go out hidden whole. Before that, the pipeline steps
 down, one level at a time:
 
-1. ``reduced-detection``: one whole-frame pass at most 640 px wide instead of
-   the preset's cycle (each call sees the whole frame; small faces are found
+1. ``reduced-detection``: passes that each see the whole frame instead of
+   the preset's cycle (``presets.reduced_passes``; small faces are found
    less often), when the detector can do that
    (:meth:`~livefilter.detect.multipass.MultiPassDetector.reduce`);
 2. ``half-frame-rate``: every other frame is dropped before it is tracked

@@ -37,7 +37,6 @@ from livefilter.boxes import nms_xyxy, xyxy_unrotate
 from livefilter.detect.base import round_to_multiple
 from livefilter.detect.centerface import CenterFaceDetector
 from livefilter.detect.presets import (
-    _REDUCED,
     _ROTATIONS,
     BUDGET_TILE_OVERLAP,
     MAX_NETWORK_PIXELS,
@@ -48,6 +47,7 @@ from livefilter.detect.presets import (
     TilePass,
     calls_to_revisit,
     cycle_length,
+    reduced_passes,
     runs_to_cover,
 )
 from livefilter.detect.tiles import (
@@ -141,16 +141,17 @@ class MultiPassDetector:
         return calls_to_revisit(self.passes)
 
     def reduce(self, reduced: bool) -> None:
-        """Swap to (or back from) one whole-frame pass at most 640 px wide:
+        """Swap to (or back from) the reduced passes (``reduced_passes``):
         what a live pipeline steps down to when the detector is too slow for
-        the preset's passes to see the whole frame within the hold. It finds
+        the preset's passes to see the whole frame within the hold. They find
         fewer small faces, but each call sees the whole frame, where the
         preset's cycle would leave parts unseen for longer than a face is held.
         Call it between ``detect()`` calls (the live detector thread does).
         """
         with self._lock:
             self.reduced = reduced
-            self.passes = _REDUCED if reduced else self._full_passes
+            self.passes = (reduced_passes(yunet=self.yunet is not None) if reduced
+                           else self._full_passes)
 
     @property
     def mask_scale(self) -> float:

@@ -27,6 +27,7 @@ __all__ = [
     "TilePass",
     "calls_to_revisit",
     "cycle_length",
+    "reduced_passes",
     "runs_to_cover",
 ]
 
@@ -379,7 +380,6 @@ BUDGET_TILE_OVERLAP = 320
 # cost of a network run), trusted only when fairly sure.
 _EDGE_CUT_GIANTS = FramePass(scale=0.15, min_face=160, min_score=0.25)
 
-_LOW_RES_WHOLE = FramePass(scale=0.5, max_width=512, min_face=40, min_score=0.3)
 _UPSCALED = FramePass(scale=1.5, max_width=2560)
 _THREE_QUARTERS = FramePass(scale=0.75, min_face=32)
 _FIVE_EIGHTHS = FramePass(scale=0.625, min_face=32)
@@ -402,13 +402,19 @@ PRESETS: dict[str, QualityPreset] = {
     "fast": QualityPreset(
         name="fast",
         passes=(
-            # Three runs in four: the whole frame at low resolution, for the
-            # large faces it sees reliably (a 40 px face of a 720p frame is
-            # 16 network pixels at 512 wide; small or doubtful boxes from it
-            # are mostly noise), plus one quarter of the frame upscaled, the
+            # Three runs in four: the whole frame through YuNet at 0.75x (at
+            # most 960 px wide, about 22 ms), which finds most faces of every
+            # size in one run, plus one quarter of the frame upscaled, the
             # next each time: the whole frame at more than native resolution
-            # every 4 of these runs.
-            replace(_LOW_RES_WHOLE, every=4, offsets=(0, 1, 2)),
+            # every 4 of these runs. YuNet took the place of a CenterFace
+            # pass at 512 px, which saw large faces only: one run covered
+            # 0.576 -> 0.874 of the faces of wider_dev and 0.610 -> 0.856 of
+            # wider_crowds, and run --realtime (0.5 s delay) leaked 2.37% ->
+            # 0.74% of face-frames on the shared clips and 1.16% -> 1.15% on
+            # the crowd clips, for 1.2-2 points more over-blur (leaks.py on an
+            # idle machine, 2026-11-29).
+            FramePass(scale=0.75, max_width=960, network="yunet", min_score=0.5,
+                      every=4, offsets=(0, 1, 2)),
             TilePass(scale=1.25, max_width=704, cols=2, rows=2, overlap=0.1, cycle=True,
                      every=4, offsets=(0, 1, 2)),
             # The fourth run: the whole frame at 800 px wide, where CenterFace
@@ -419,7 +425,7 @@ PRESETS: dict[str, QualityPreset] = {
             # 3.56 % -> 2.71 %. At 768 px instead (36 ms) a face of clip02
             # was found far less often: 1.95 % and 3.11 %.
             replace(_FIVE_EIGHTHS, max_width=800, every=4, offsets=(3,)),
-            replace(_EDGE_CUT_GIANTS, every=4, offsets=(3,)),
+            _EDGE_CUT_GIANTS,
         ),
         threshold=0.1,
         large_face_px=128,
@@ -479,5 +485,21 @@ PRESETS: dict[str, QualityPreset] = {
 }
 
 
-# The step-down pass (see MultiPassDetector.reduce): about 25 ms at 640x360.
-_REDUCED: tuple[Pass, ...] = (FramePass(scale=0.5, max_width=640),)
+
+
+def reduced_passes(*, yunet: bool) -> tuple[Pass, ...]:
+    """The passes a live detector steps down to (see
+    ``MultiPassDetector.reduce``): each call sees the whole frame.
+
+    With a YuNet detector at hand (``fast`` has one), YuNet at native size
+    (at most 1280 px wide: about 34 ms, what CenterFace costs at 640 px) and
+    the giant pass. CenterFace at 640 px, the step-down before, sees a 20 px
+    face of a 720p crowd 10 px tall: under a competing x264 encode three
+    faces of clips_crowds clip02 leaked for the 115 frames it lasted, and
+    with this pass one of them for half as many. Without YuNet, CenterFace
+    at 640 px (about 25 ms at 640x360).
+    """
+    if yunet:
+        return (FramePass(scale=1.0, max_width=1280, network="yunet", min_score=0.5),
+                _EDGE_CUT_GIANTS)
+    return (FramePass(scale=0.5, max_width=640),)

@@ -44,14 +44,22 @@ class FrameRing:
     """A fixed number of preallocated frame slots shared by two threads.
 
     ``drop_stale=True`` (live): :meth:`put` never waits; :meth:`get` returns
-    the newest frame and counts the ones it skips as dropped.
+    the oldest unread frame that arrived less than ``max_lag`` seconds ago
+    (the newest when none did) and counts the ones it skips as dropped, so a
+    reader that falls a frame or two behind for a moment (a burst of work)
+    catches up without losing frames, and one that falls further behind
+    loses the stale ones rather than queueing them: latency stays bounded
+    by ``max_lag`` plus a frame.
     ``drop_stale=False`` (files): :meth:`put` waits for room, :meth:`get`
     returns frames in order; nothing is dropped.
     """
 
-    def __init__(self, slots: int, *, drop_stale: bool) -> None:
+    def __init__(self, slots: int, *, drop_stale: bool, max_lag: float = 0.0) -> None:
         if slots < 2:
             raise ValueError("a ring needs at least 2 slots")
+        if max_lag < 0:
+            raise ValueError("max_lag: expected seconds >= 0")
+        self._max_lag = max_lag
         self._slots: list[np.ndarray | None] = [None] * slots
         self._index = [0] * slots
         self._timestamp = [0.0] * slots
@@ -122,9 +130,13 @@ class FrameRing:
         with self._condition:
             if not self._wait_until_written(self._read, timeout):
                 return None
-            if self._drop_stale and self._written - 1 > self._read:
-                self.dropped += self._written - 1 - self._read
-                self._read = self._written - 1
+            if self._drop_stale:
+                oldest_kept = time.monotonic() - self._max_lag
+                first = self._read
+                while (self._read < self._written - 1
+                       and self._arrival[self._read % len(self._slots)] < oldest_kept):
+                    self._read += 1
+                self.dropped += self._read - first
             item = self._copy(self._read)
             self._read += 1
             self._condition.notify_all()

@@ -326,6 +326,13 @@ class RegionPlanner:
             return "partial-coverage"
         return None
 
+    def seconds_until_due(self, now: float) -> float | None:
+        """Seconds (on the arrival clock) until the oldest held frame's hold
+        is over, ``0`` when it is already; ``None`` when nothing is held."""
+        if not self._held:
+            return None
+        return max(0.0, self.config.delay - (now - self._held[0].arrival))
+
     def pop_ready(self, *, now: float | None = None, flush: bool = False) -> list[PlannedFrame]:
         """Frames whose hold time is over (``now`` on the arrival clock), or all
         of them with ``flush``.
