@@ -418,13 +418,17 @@ PRESETS: dict[str, QualityPreset] = {
             TilePass(scale=1.25, max_width=704, cols=2, rows=2, overlap=0.1, cycle=True,
                      every=4, offsets=(0, 1, 2)),
             # The fourth run: the whole frame at 800 px wide, where CenterFace
-            # finds half-hidden faces it scores under 0.2 at 512 px, and the
-            # giant pass (about 39 ms together at 720p, as much as one of the
-            # other runs). Measured on the shared clips (leaks.py): leaked
+            # finds half-hidden faces it scores under 0.2 at 512 px (with the
+            # giant pass about 39 ms at 720p, as much as one of the other
+            # runs). Measured on the shared clips (leaks.py): leaked
             # face-frames with a 0.3 s look-ahead 3.50 % -> 1.55 %, without
             # 3.56 % -> 2.71 %. At 768 px instead (36 ms) a face of clip02
             # was found far less often: 1.95 % and 3.11 %.
             replace(_FIVE_EIGHTHS, max_width=800, every=4, offsets=(3,)),
+            # The giant pass on every run (about 6 ms), not every 4th: a
+            # giant head cut by the frame's edge in clip03's whip-pan was
+            # exposed 17 frames with it every 4th run, 2 with it on every run
+            # (run --realtime, single runs, 2026-11-29).
             _EDGE_CUT_GIANTS,
         ),
         threshold=0.1,
