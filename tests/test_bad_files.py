@@ -50,6 +50,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from cli_output import stderr_lines
 from synthetic import ASTRONAUT_FACE_XYXY, astronaut_bgr, face_scene, write_clip
 
 FFMPEG = shutil.which("ffmpeg")
@@ -133,13 +134,9 @@ def _visible_faces(detector, image: np.ndarray) -> int:
     return int((detector.detect(image).scores >= VISIBLE_SCORE).sum())
 
 
-def _stderr_lines(result) -> list[str]:
-    assert "Traceback" not in result.stderr, result.stderr
-    return [line for line in result.stderr.splitlines() if line.strip()]
-
 
 def _assert_refused(result, out_dir: Path, expected: str) -> str:
-    lines = _stderr_lines(result)
+    lines = stderr_lines(result)
     assert result.returncode == 1, result.stderr
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("livefilter: error: "), lines[0]
@@ -158,7 +155,7 @@ def _run_file(cli, source: Path, out_dir: Path, *extra: str | Path):
 
 
 def _assert_processed(result, out_dir: Path) -> Path:
-    lines = _stderr_lines(result)
+    lines = stderr_lines(result)
     assert result.returncode == 0, result.stderr
     assert not any(line.startswith("livefilter: error") for line in lines), result.stderr
     assert sorted(p.name for p in out_dir.iterdir()) == ["out.mp4"], "a part file was left"
@@ -279,7 +276,7 @@ def test_truncated_file_is_kept_with_allow_damaged_as_the_error_says(clips, tmp_
     result, stats = _run_file(cli, clips["truncated_faststart"], out_dir, "-q",
                               "--allow-damaged")
     out = _assert_processed(result, out_dir)
-    lines = _stderr_lines(result)
+    lines = stderr_lines(result)
     assert len(lines) == 1 and "damaged" in lines[0] and "truncated" in lines[0], result.stderr
     frames = json.loads(stats.read_text())["frames"]
     assert 0 < frames < 20
@@ -303,7 +300,7 @@ def test_corrupt_middle_skips_damaged_frames_with_one_warning(clips, tmp_path, c
     out_dir = tmp_path / "out"
     result, stats_path = _run_file(cli, source, out_dir, "-q", "--allow-damaged")
     out = _assert_processed(result, out_dir)
-    lines = _stderr_lines(result)
+    lines = stderr_lines(result)
     assert len(lines) == 1 and "damaged" in lines[0], result.stderr
     stats = json.loads(stats_path.read_text())
     assert f"{stats['frames']} of 20 video frames" in lines[0]
@@ -470,7 +467,7 @@ def test_bad_photos_each_get_one_line_and_the_good_one_is_written(photos, tmp_pa
     out_dir.mkdir()
     result = cli("image", photos["good"], *(photos[name] for name in bad), "-o", out_dir, "-q")
     assert result.returncode == 1
-    lines = _stderr_lines(result)
+    lines = stderr_lines(result)
     assert len(lines) == len(bad), result.stderr
     for name, line in zip(bad, lines, strict=True):
         assert line.startswith("livefilter: error: ") and photos[name].name in line, line
@@ -479,7 +476,7 @@ def test_bad_photos_each_get_one_line_and_the_good_one_is_written(photos, tmp_pa
 
     result = cli("detect", *(photos[name] for name in bad), "--json")
     assert result.returncode == 1 and result.stdout == ""
-    assert len(_stderr_lines(result)) == len(bad), result.stderr
+    assert len(stderr_lines(result)) == len(bad), result.stderr
 
 
 def test_unusual_photos_are_processed(photos, tmp_path, cli, centerface):
@@ -488,7 +485,7 @@ def test_unusual_photos_are_processed(photos, tmp_path, cli, centerface):
     out_dir.mkdir()
     result = cli("image", *(photos[name] for name in names), "-o", out_dir, "-q")
     assert result.returncode == 0, result.stderr
-    assert _stderr_lines(result) == []
+    assert stderr_lines(result) == []
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(photos[n].name for n in names)
     source = cv2.imread(str(photos["odd"]))
     for name in names:

@@ -11,17 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from cli_output import one_error_line
 from synthetic import write_clip
 
 from livefilter import __version__
-
-
-def _one_error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("livefilter: error: "), lines[0]
-    return lines[0]
 
 
 def _no_outputs(directory: Path, before: set[str]) -> None:
@@ -86,7 +79,7 @@ def test_bad_video_input(tmp_path, small_clip, cli, make_input, expected):
     out_dir.mkdir()
     result = cli("file", source, "-o", out_dir / "out.mp4", "-q")
     assert result.returncode != 0
-    assert expected in _one_error_line(result)
+    assert expected in one_error_line(result)
     _no_outputs(out_dir, set())
 
 
@@ -96,7 +89,7 @@ def test_unwritable_output_dir_as_user(tmp_path, small_clip, cli):
     locked.mkdir(mode=0o500)
     result = cli("file", small_clip, "-o", locked / "out.mp4", "-q")
     assert result.returncode != 0
-    assert "not writable" in _one_error_line(result)
+    assert "not writable" in one_error_line(result)
     _no_outputs(locked, set())
 
 
@@ -106,10 +99,10 @@ def test_output_dir_that_cannot_be_written(tmp_path, small_clip, cli):
     blocker.write_text("x")
     result = cli("file", small_clip, "-o", blocker / "out.mp4", "-q")
     assert result.returncode != 0
-    assert "output directory" in _one_error_line(result)
+    assert "output directory" in one_error_line(result)
     result = cli("file", small_clip, "-o", tmp_path / "missing-dir" / "out.mp4", "-q")
     assert result.returncode != 0
-    assert "does not exist" in _one_error_line(result)
+    assert "does not exist" in one_error_line(result)
     assert not (tmp_path / "missing-dir").exists()
 
 
@@ -117,7 +110,7 @@ def test_unwritable_dir_read_only_mount(tmp_path, small_clip, cli):
     # /proc is read-only for everyone, root included.
     result = cli("file", small_clip, "-o", "/proc/livefilter-out.mp4", "-q")
     assert result.returncode != 0
-    _one_error_line(result)
+    one_error_line(result)
     assert not Path("/proc/livefilter-out.mp4").exists()
 
 
@@ -135,7 +128,7 @@ def test_unwritable_dir_read_only_mount(tmp_path, small_clip, cli):
 def test_bad_options(tmp_path, cli, args):
     result = cli(*args, cwd=tmp_path)
     assert result.returncode == 2
-    _one_error_line(result)
+    one_error_line(result)
     assert not (tmp_path / "out.mp4").exists()
 
 
@@ -151,14 +144,14 @@ def test_bad_options(tmp_path, cli, args):
 def test_out_of_range_options_name_the_option(tmp_path, small_clip, cli, args, expected):
     result = cli("file", small_clip, "-o", tmp_path / "out.mp4", *args)
     assert result.returncode == 2
-    assert expected in _one_error_line(result)
+    assert expected in one_error_line(result)
     assert not (tmp_path / "out.mp4").exists()
 
 
 def test_unsupported_output_extension(tmp_path, small_clip, cli):
     result = cli("file", small_clip, "-o", tmp_path / "out.avi", "-q")
     assert result.returncode != 0
-    assert ".avi" in _one_error_line(result)
+    assert ".avi" in one_error_line(result)
     assert not (tmp_path / "out.avi").exists()
 
 
@@ -167,7 +160,7 @@ def test_missing_model(tmp_path, small_clip, cli):
     result = cli("file", small_clip, "-o", tmp_path / "out.mp4", "--detector", "centerface",
                  env=env)
     assert result.returncode != 0
-    line = _one_error_line(result)
+    line = one_error_line(result)
     assert "livefilter models fetch" in line
     assert not (tmp_path / "out.mp4").exists()
 
@@ -179,7 +172,7 @@ def test_auto_refuses_without_the_model_instead_of_falling_back(tmp_path, small_
     out = tmp_path / "out.mp4"
     result = cli("file", small_clip, "-o", out, "-q", env=env)
     assert result.returncode == 1, result.stderr
-    line = _one_error_line(result)
+    line = one_error_line(result)
     assert "livefilter models fetch" in line
     assert not out.exists()
 
@@ -219,7 +212,7 @@ def test_bad_config_file(tmp_path, small_clip, cli, text, expected):
     config.write_text(text)
     result = cli("--config", config, "file", small_clip, "-o", tmp_path / "out.mp4")
     assert result.returncode == 2
-    assert expected in _one_error_line(result)
+    assert expected in one_error_line(result)
     assert not (tmp_path / "out.mp4").exists()
 
 

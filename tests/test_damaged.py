@@ -17,6 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from cli_output import stderr_lines
 from synthetic import face_scene, write_clip
 
 from livefilter.errors import InputError, LivefilterError
@@ -42,10 +43,6 @@ def _read(path: Path, *, allow_damaged: bool) -> tuple[int, int, list[str]]:
                 frames += 1
         return frames, audio, list(reader.damage)
 
-
-def _lines(result) -> list[str]:
-    assert "Traceback" not in result.stderr, result.stderr
-    return [line for line in result.stderr.splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -150,13 +147,13 @@ def test_damaged_file_through_the_cli(sources, tmp_path, cli):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     refused = cli("file", source, "-o", out_dir / "out.mp4", "--quality", "single", "-q")
-    lines = _lines(refused)
+    lines = stderr_lines(refused)
     assert refused.returncode == 1 and len(lines) == 1, refused.stderr
     assert lines[0].startswith("livefilter: error: ") and "--allow-damaged" in lines[0]
     assert list(out_dir.iterdir()) == [], "a short output was kept under a name"
     kept = cli("file", source, "-o", out_dir / "out.mp4", "--quality", "single", "-q",
                "--allow-damaged")
-    lines = _lines(kept)
+    lines = stderr_lines(kept)
     assert kept.returncode == 0, kept.stderr
     assert len(lines) == 1 and "damaged" in lines[0] and "audio ends at" in lines[0], kept.stderr
     assert [p.name for p in out_dir.iterdir()] == ["out.mp4"]
@@ -179,7 +176,7 @@ def test_the_real_video_is_picked_over_a_still_and_a_shorter_track(sources, tmp_
         assert container.streams.video[0].codec_context.name == "mjpeg"
     out = tmp_path / "out.mp4"
     result = cli("file", mixed, "-o", out, "--quality", "single", "-q")
-    lines = _lines(result)
+    lines = stderr_lines(result)
     assert result.returncode == 0, result.stderr
     assert len(lines) == 1, result.stderr
     assert "3 video streams" in lines[0] and "anonymizing #2" in lines[0], lines[0]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from cli_output import stderr_lines
 from synthetic import face_scene, write_clip
 
 from livefilter.errors import InputError
@@ -26,10 +27,6 @@ from livefilter.io.capture import FileSource, SourceConfig, StreamSource, open_s
 FFMPEG = shutil.which("ffmpeg")
 FAST = ("--quality", "single", "--detect-width", "160")
 
-
-def _lines(result) -> list[str]:
-    assert "Traceback" not in result.stderr, result.stderr
-    return [line for line in result.stderr.splitlines() if line.strip()]
 
 
 # ----------------------------------------------------------------- item 14
@@ -53,7 +50,7 @@ def test_an_unsupported_photo_does_not_end_the_batch(photo_dir, tmp_path, cli):
     out.mkdir()
     result = cli("image", photo_dir / "a.jpg", photo_dir / "b.gif", photo_dir / "x.heic",
                  photo_dir / "c.png", "-o", out, "-q", *FAST)
-    lines = _lines(result)
+    lines = stderr_lines(result)
     assert result.returncode == 1, result.stderr
     assert len(lines) == 2, result.stderr
     gif, heic = lines
@@ -70,7 +67,7 @@ def test_two_photos_with_one_name_are_refused_before_any_is_written(photo_dir, t
     out = tmp_path / "out"
     out.mkdir()
     result = cli("image", photo_dir / "a.jpg", other / "a.jpg", "-o", out, "-q", *FAST)
-    lines = _lines(result)
+    lines = stderr_lines(result)
     assert result.returncode == 2 and len(lines) == 1, result.stderr
     assert "a.jpg" in lines[0] and "both" in lines[0]
     assert list(out.iterdir()) == []
@@ -85,7 +82,7 @@ def test_a_photo_is_never_written_over_itself_through_a_symlinked_dir(photo_dir,
     link.symlink_to(photo_dir)
     before = (photo_dir / "a.jpg").read_bytes()
     result = cli("image", photo_dir / "a.jpg", "-o", link, "-q", *FAST)
-    assert result.returncode == 2 and len(_lines(result)) == 1, result.stderr
+    assert result.returncode == 2 and len(stderr_lines(result)) == 1, result.stderr
     assert (photo_dir / "a.jpg").read_bytes() == before
 
 
@@ -94,7 +91,7 @@ def test_a_directory_as_source(tmp_path, cli):
     with pytest.raises(InputError, match="is a directory"):
         open_source(SourceConfig(source=str(tmp_path)))
     result = cli("run", "--source", tmp_path, "--null", "-q", *FAST)
-    lines = _lines(result)
+    lines = stderr_lines(result)
     assert result.returncode == 1 and len(lines) == 1 and "is a directory" in lines[0]
 
 
@@ -104,7 +101,7 @@ def test_a_fifo_as_source_or_input(tmp_path, cli):
     with pytest.raises(InputError, match="not a regular file"):
         open_source(SourceConfig(source=str(fifo)))
     result = cli("file", fifo, "-o", tmp_path / "out.mp4", "-q", *FAST)
-    lines = _lines(result)
+    lines = stderr_lines(result)
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert "not a regular file" in lines[0] and "empty" not in lines[0]
 
@@ -142,7 +139,7 @@ def test_a_source_that_never_sends_says_so(cli):
         with pytest.raises(Exception, match=f"no data from {url} for 1 s"):
             open_source(SourceConfig(source=url, open_timeout=1.0))
         result = cli("run", "--source", url, "--null", "-q", *FAST, timeout=120)
-    lines = _lines(result)
+    lines = stderr_lines(result)
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert f"no data from {url} for 10 s" in lines[0], lines[0]
 
@@ -245,6 +242,6 @@ def test_an_unseekable_mp4_over_http_says_what_it_needs(served, cli):
     with _http(handler) as port:
         url = f"http://127.0.0.1:{port}/moov-at-end.mp4"
         result = cli("run", "--source", url, "--null", "-q", *FAST, timeout=300)
-    lines = _lines(result)
+    lines = stderr_lines(result)
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert "faststart" in lines[0] and "seeking" in lines[0], lines[0]

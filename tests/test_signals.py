@@ -114,15 +114,24 @@ def test_signal_while_the_stream_source_reconnects(sig, clip, tmp_path):
     assert data["stop_reason"] == sig.name
 
 
+def _recording(clip, out: Path, stats_path: Path) -> Running:
+    """``run`` on ``clip`` at its own pace, recording to ``out``."""
+    return Running("run", "--source", clip, "--realtime", "--record", out, "--stats-json",
+                   stats_path, "-q")
+
+
+def _wait_for_recording(run: Running, out: Path, size: int) -> None:
+    wait_for(lambda: (out.exists() and out.stat().st_size > size)
+             or run.process.poll() is not None, f"the recording to pass {size} bytes")
+
+
 # ------------------------------------------------------------------- run: SIGHUP
 def test_sighup_stops_run_cleanly_with_the_recording_finalized(clip, tmp_path):
     out = tmp_path / "rec.mp4"
     stats_path = tmp_path / "stats.json"
-    run = Running("run", "--source", clip, "--realtime", "--record", out, "--stats-json",
-                  stats_path, "-q")
+    run = _recording(clip, out, stats_path)
     try:
-        wait_for(lambda: (out.exists() and out.stat().st_size > 20_000)
-                 or run.process.poll() is not None, "the recording to grow")
+        _wait_for_recording(run, out, 20_000)
         run.process.send_signal(signal.SIGHUP)
         code = run.wait()
     finally:
@@ -139,11 +148,9 @@ def test_sighup_stops_run_cleanly_with_the_recording_finalized(clip, tmp_path):
 def test_signals_while_run_exits_print_no_traceback(clip, tmp_path):
     out = tmp_path / "rec.mkv"
     stats_path = tmp_path / "stats.json"
-    run = Running("run", "--source", clip, "--realtime", "--record", out, "--stats-json",
-                  stats_path, "-q")
+    run = _recording(clip, out, stats_path)
     try:
-        wait_for(lambda: (out.exists() and out.stat().st_size > 5_000)
-                 or run.process.poll() is not None, "the recording to start")
+        _wait_for_recording(run, out, 5_000)
         # Ctrl-C, then Ctrl-C again and again while it stops and exits.
         while run.process.poll() is None:
             run.process.send_signal(signal.SIGINT)

@@ -8,19 +8,13 @@ import socket
 import threading
 
 import pytest
+from cli_output import one_error_line
 from conftest import ScriptedSource, SquareDetector, square_frame
 
 from livefilter.apps.live import LiveConfig, LivePipeline
 from livefilter.errors import ConfigError
 from livefilter.io.sinks import StreamSink, parse_bitrate
 from livefilter.regions import RedactionConfig
-
-
-def _one_error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("livefilter: error: "), lines[0]
-    return lines[0]
 
 
 @pytest.mark.parametrize("option", ["--source", "--stream"])
@@ -30,7 +24,7 @@ def test_srt_is_refused_at_argument_parsing(option, tmp_path, cli):
         args += ["--source", str(tmp_path / "not-even-opened.mp4")]
     result = cli(*args, timeout=60)
     assert result.returncode == 2
-    line = _one_error_line(result)
+    line = one_error_line(result)
     assert "srt://" in line and "not supported" in line and option in line
 
 
@@ -45,7 +39,7 @@ def test_bad_stream_bitrate_is_refused_before_anything_runs(value, tmp_path, cli
     result = cli("run", "--source", tmp_path / "never-opened.mp4", "--stream",
                  "udp://127.0.0.1:9", "--stream-bitrate", value, timeout=60)
     assert result.returncode == 2, result.stderr
-    line = _one_error_line(result)
+    line = one_error_line(result)
     assert "--stream-bitrate" in line and "32k..100M" in line
 
 

