@@ -381,6 +381,10 @@ BUDGET_TILE_OVERLAP = 320
 _EDGE_CUT_GIANTS = FramePass(scale=0.15, min_face=160, min_score=0.25)
 
 _UPSCALED = FramePass(scale=1.5, max_width=2560)
+# YuNet's scores run higher than CenterFace's, so its passes keep boxes from
+# 0.5 (the score of the "YuNet inside a preset" rows measured by
+# benchmarks/yunet.py, README "YuNet"); one place for it.
+_YUNET = FramePass(network="yunet", min_score=0.5)
 _THREE_QUARTERS = FramePass(scale=0.75, min_face=32)
 _FIVE_EIGHTHS = FramePass(scale=0.625, min_face=32)
 _HALF = FramePass(scale=0.5, min_face=48)
@@ -413,8 +417,7 @@ PRESETS: dict[str, QualityPreset] = {
             # 0.74% of face-frames on the shared clips and 1.16% -> 1.15% on
             # the crowd clips, for 1.2-2 points more over-blur (leaks.py on an
             # idle machine, 2026-11-29).
-            FramePass(scale=0.75, max_width=960, network="yunet", min_score=0.5,
-                      every=4, offsets=(0, 1, 2)),
+            replace(_YUNET, scale=0.75, max_width=960, every=4, offsets=(0, 1, 2)),
             TilePass(scale=1.25, max_width=704, cols=2, rows=2, overlap=0.1, cycle=True,
                      every=4, offsets=(0, 1, 2)),
             # The fourth run: the whole frame at 800 px wide, where CenterFace
@@ -504,6 +507,6 @@ def reduced_passes(*, yunet: bool) -> tuple[Pass, ...]:
     at 640 px (about 25 ms at 640x360).
     """
     if yunet:
-        return (FramePass(scale=1.0, max_width=1280, network="yunet", min_score=0.5),
+        return (replace(_YUNET, max_width=1280),
                 _EDGE_CUT_GIANTS)
     return (FramePass(scale=0.5, max_width=640),)
