@@ -340,7 +340,7 @@ class RegionPlanner:
         out = []
         while self._held:
             held = self._held[0]
-            if not flush and now is not None and now - held.arrival < self.config.delay:
+            if not flush and now is not None and self.seconds_until_due(now) > 0:
                 break
             if not flush and now is None:
                 newest = self._held[-1].frame.timestamp
