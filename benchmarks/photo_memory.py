@@ -17,9 +17,7 @@ Results: benchmarks/results/photo_memory.json
 from __future__ import annotations
 
 import argparse
-import ast
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,18 +27,13 @@ import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from peak_rss import run_measured  # noqa: E402
+
 RESULTS = REPO / "benchmarks" / "results" / "photo_memory.json"
 # 4:3, as phone and camera sensors are.
 SIZES = {0.3: (640, 480), 12: (4000, 3000), 48: (8000, 6000), 108: (12000, 9000)}
-
-_MEASURE = """
-import resource, subprocess, sys, time
-started = time.monotonic()
-result = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-seconds = time.monotonic() - started
-peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(result.returncode, peak_kb, round(seconds, 1), repr(result.stderr.strip()[-300:]))
-"""
 
 
 def make_photo(path: Path, width: int, height: int) -> None:
@@ -66,11 +59,9 @@ def make_photo(path: Path, width: int, height: int) -> None:
 def measure(photo: Path, out_dir: Path, quality: str) -> dict[str, object]:
     command = [sys.executable, "-m", "livefilter", "image", str(photo), "-o", str(out_dir),
                "-q", "--quality", quality]
-    line = subprocess.run([sys.executable, "-c", _MEASURE, *command], capture_output=True,
-                          text=True, check=True).stdout.strip()
-    code, peak_kb, seconds, stderr = line.split(" ", 3)
-    return {"exit": int(code), "peak_rss_mb": round(int(peak_kb) / 1024, 1),
-            "seconds": float(seconds), "stderr": ast.literal_eval(stderr)}
+    result = run_measured(command)
+    del result["cpu_seconds"]
+    return result
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from livefilter.boxes import iou_matrix_xyxy, xywh_to_xyxy
 from livefilter.detect.multipass import (
     MAX_NETWORK_PIXELS,
     PRESETS,
+    VIDEO_NETWORK_PIXELS,
     FramePass,
     MultiPassDetector,
     QualityPreset,
@@ -49,12 +50,57 @@ def test_thorough_on_a_large_photo_runs_the_network_on_bounded_inputs(size):
     passes = {run.pass_index for run in runs}
     assert passes == set(range(len(PRESETS["thorough"].passes)))  # every pass still runs
     for run in runs:
+        assert _seen_pixels(run) <= MAX_NETWORK_PIXELS, run
+    # A turned pass is cut into tiles that are still turned, each run at the
+    # pass's scale as the network sees it (a quarter turn: the tile's height).
+    for run in runs:
+        spec = PRESETS["thorough"].passes[run.pass_index]
+        assert run.rotate == spec.rotate, run
+        whole_width = size[1] if run.rotate in (90, 270) else size[0]
         x1, y1, x2, y2 = run.region
-        assert network_pixels(x2 - x1, y2 - y1, run.network_width) <= MAX_NETWORK_PIXELS, run
+        seen_width = (y2 - y1) if run.rotate in (90, 270) else (x2 - x1)
+        # The scale the whole run would have had (its width a multiple of 32).
+        scale = round(spec.network_width(whole_width) / 32) * 32 / whole_width
+        assert run.network_width == pytest.approx(seen_width * scale, abs=16), run
     # The tiles of one pass share one size (one network session).
     for index in passes:
         assert len({(r.region[2] - r.region[0], r.region[3] - r.region[1], r.network_width)
                     for r in runs if r.pass_index == index}) == 1
+
+
+def _seen_pixels(run) -> int:
+    """Network input pixels of ``run``, as the network sees its region."""
+    x1, y1, x2, y2 = run.region
+    width, height = x2 - x1, y2 - y1
+    if run.rotate in (90, 270):
+        width, height = height, width
+    return network_pixels(width, height, run.network_width)
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1920, 1080), (3840, 2160)])
+def test_video_frames_run_the_network_on_smaller_inputs(size):
+    """A video keeps its largest run's activations from frame to frame, so its
+    runs have a tighter budget than a photo's; every pass still runs, turned
+    passes still turned."""
+    detector = MultiPassDetector(_BlobNetwork(), PRESETS["thorough"],  # type: ignore[arg-type]
+                                 video=True)
+    passes = PRESETS["thorough"].passes_for(video=True)
+    runs = [run for call in range(detector.cycle_length) for run in detector.plan(*size, call)]
+    assert {run.pass_index for run in runs} == set(range(len(passes)))
+    for run in runs:
+        assert _seen_pixels(run) <= VIDEO_NETWORK_PIXELS, run
+        assert run.rotate == passes[run.pass_index].rotate, run
+    upscaled = [run for run in runs if passes[run.pass_index].scale == 1.5]
+    assert len(upscaled) > 1  # the 1.5x pass is tiled at 720p already
+    # Its tiles lie on the network's 32-pixel cell grid of the whole frame at
+    # the same scale, so a face inside a tile is seen as without tiles.
+    for run in upscaled:
+        x1, y1, x2, y2 = run.region
+        scale = run.network_width / (x2 - x1)
+        assert run.network_width % 32 == 0, run
+        # (the last column and row end flush with the frame instead)
+        assert (x1 * scale) % 32 == pytest.approx(0, abs=1e-6) or x2 == size[0], run
+        assert (y1 * scale) % 32 == pytest.approx(0, abs=1e-6) or y2 == size[1], run
 
 
 def test_a_face_across_a_budget_tile_border_is_found_whole():

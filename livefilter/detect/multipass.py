@@ -41,6 +41,8 @@ from livefilter.detect.presets import (
     BUDGET_TILE_OVERLAP,
     MAX_NETWORK_PIXELS,
     PRESETS,
+    VIDEO_NETWORK_PIXELS,
+    VIDEO_TILE_OVERLAP,
     FramePass,
     Pass,
     QualityPreset,
@@ -64,6 +66,8 @@ __all__ = [
     "BUDGET_TILE_OVERLAP",
     "MAX_NETWORK_PIXELS",
     "PRESETS",
+    "VIDEO_NETWORK_PIXELS",
+    "VIDEO_TILE_OVERLAP",
     "FramePass",
     "MultiPassDetector",
     "Pass",
@@ -191,13 +195,23 @@ class MultiPassDetector:
 
     def _within_budget(self, run: PlannedRun) -> list[PlannedRun]:
         """``run``, or overlapping tiles of it when its network input is over
-        :data:`MAX_NETWORK_PIXELS` (a large photo, an 8K frame)."""
-        pieces = split_for_budget(run.region, run.network_width, MAX_NETWORK_PIXELS,
-                                  BUDGET_TILE_OVERLAP)
+        the budget (:data:`MAX_NETWORK_PIXELS` for a photo,
+        :data:`VIDEO_NETWORK_PIXELS` for a video frame).
+
+        A run turned a quarter is split as the network sees it (its width is
+        the region's height), and each tile keeps the turn."""
+        budget, overlap = ((VIDEO_NETWORK_PIXELS, VIDEO_TILE_OVERLAP) if self.video
+                           else (MAX_NETWORK_PIXELS, BUDGET_TILE_OVERLAP))
+        quarter = run.rotate in (90, 270)
+        x1, y1, x2, y2 = run.region
+        seen = (y1, x1, y2, x2) if quarter else run.region
+        pieces = split_for_budget(seen, run.network_width, budget, overlap)
         if len(pieces) == 1:
             return [run]
-        return [PlannedRun(run.pass_index, region, index, network_width, run.flip)
-                for index, (region, network_width) in enumerate(pieces)]
+        return [PlannedRun(run.pass_index,
+                           (b, a, d, c) if quarter else (a, b, c, d),
+                           index, network_width, run.flip, run.rotate)
+                for index, ((a, b, c, d), network_width) in enumerate(pieces)]
 
     def seek_cycle(self, run_index: int) -> None:
         """Make the next :meth:`detect` call run ``run_index``: a video

@@ -21,6 +21,8 @@ from livefilter.errors import ConfigError
 __all__ = [
     "MAX_NETWORK_PIXELS",
     "PRESETS",
+    "VIDEO_NETWORK_PIXELS",
+    "VIDEO_TILE_OVERLAP",
     "FramePass",
     "Pass",
     "QualityPreset",
@@ -373,6 +375,15 @@ MAX_NETWORK_PIXELS = 2048 * 2048
 # pass sees it, lies whole in some tile; larger ones are what the coarser
 # passes (0.5x, 0.15x) see whole.
 BUDGET_TILE_OVERLAP = 320
+# A video frame's runs get a smaller budget: onnxruntime keeps the largest
+# run's activations for the next frame, and that run (thorough's 1.5x pass,
+# 1920 x 1088 at 720p, 2560 x 1440 at 1080p) was most of `file`'s memory.
+# Cut to tiles of at most about 1.2 megapixels (two at 720p, four at 1080p),
+# it takes a few percent more network time for the overlap. The overlap is
+# smaller than a photo's: a face over 160 network pixels tall (107 px of a
+# 720p frame at 1.5x) is seen whole by the 0.5x pass of the same call.
+VIDEO_NETWORK_PIXELS = 1_200_000
+VIDEO_TILE_OVERLAP = 160
 
 # Very large faces cut by the frame's edge (a head filling a corner, seen from
 # above: the 60-frame leak of clip03) are found only when the network sees

@@ -23,6 +23,7 @@ import numpy as np
 from livefilter.boxes import inside_share_xyxy
 
 __all__ = [
+    "aligned_step",
     "cut_by_internal_border",
     "drop_cut_duplicates",
     "network_pixels",
@@ -37,21 +38,50 @@ _CUT_TOLERANCE = 1.0
 _DUPLICATE_COVER = 0.5
 
 
-def _spans(length: int, count: int, overlap: int) -> list[tuple[int, int]]:
-    """``count`` spans of equal size covering ``[0, length)``, neighbours sharing ``overlap``."""
+def _spans(length: int, count: int, overlap: int, step: int = 1) -> list[tuple[int, int]]:
+    """``count`` spans of equal size covering ``[0, length)``, neighbours sharing
+    at least ``overlap``; with ``step``, sizes and all starts but the last are
+    multiples of it (the last span ends flush with ``length``)."""
     if count == 1:
         return [(0, length)]
-    size = min(length, math.ceil((length + (count - 1) * overlap) / count))
-    starts = np.linspace(0, length - size, count).round().astype(int)
-    return [(int(s), int(s) + size) for s in starts]
+    size = math.ceil((length + (count - 1) * overlap) / count)
+    if step == 1:
+        size = min(length, size)
+        starts = np.linspace(0, length - size, count).round().astype(int)
+        return [(int(s), int(s) + size) for s in starts]
+    # Between the first span and the last (flush with the ends), one step
+    # more than needed leaves room to move each start down onto the grid
+    # without losing overlap.
+    size = min(length, -(-size // step) * step + (step if count > 2 else 0))
+    starts = [(i * (length - size) // (count - 1)) // step * step for i in range(count - 1)]
+    return [(s, s + size) for s in [*starts, length - size]]
 
 
-def tile_grid(width: int, height: int, cols: int, rows: int, overlap: int) -> np.ndarray:
+def aligned_step(scale: float, stride: int = 32) -> int:
+    """Smallest frame-pixel step that is a whole number of the network's
+    ``stride`` cells at ``scale``, or 1 when none under 16 cells is.
+
+    Tiles starting and ending on that grid see exactly the pixels, scale and
+    cell grid the whole-frame run sees, so a face away from a tile border
+    gets the same score as without tiles (scores of small faces sit near the
+    threshold: at 1.52x instead of 1.5x, tiles of a 720p frame lost two faces
+    of the shared clips for 28-61 frames)."""
+    for cells in range(1, 16):
+        step = cells * stride / scale
+        if abs(step - round(step)) < 1e-6:
+            return round(step)
+    return 1
+
+
+def tile_grid(width: int, height: int, cols: int, rows: int, overlap: int,
+              step: int = 1) -> np.ndarray:
     """Overlapping tiles that together cover a ``width x height`` frame.
 
     Tiles all have the same size (so one network session serves them all),
     the outer ones flush with the frame edges, neighbours sharing at least
-    ``overlap`` pixels (more when the frame is too small to need it).
+    ``overlap`` pixels (more when the frame is too small to need it). With
+    ``step`` (see :func:`aligned_step`), tile sizes and starts are on that
+    grid, but for the last column and row.
 
     Returns:
         ``(cols * rows, 4) int64`` tiles ``x1, y1, x2, y2`` (end exclusive),
@@ -59,8 +89,8 @@ def tile_grid(width: int, height: int, cols: int, rows: int, overlap: int) -> np
     """
     if cols < 1 or rows < 1:
         raise ValueError(f"tile_grid: cols and rows must be >= 1, got {cols}x{rows}")
-    xs = _spans(width, cols, overlap)
-    ys = _spans(height, rows, overlap)
+    xs = _spans(width, cols, overlap, step)
+    ys = _spans(height, rows, overlap, step)
     return np.array([(x1, y1, x2, y2) for y1, y2 in ys for x1, x2 in xs], np.int64)
 
 
@@ -135,11 +165,13 @@ def split_for_budget(
     width, height = x2 - x1, y2 - y1
     if network_pixels(width, height, network_width) <= budget:
         return [(region, network_width)]
-    scale = network_width / width
+    # The scale the network is run at (its width is a whole number of cells).
+    scale = max(32, round(network_width / 32) * 32) / width
     overlap_px = round(overlap / scale)
+    step = aligned_step(scale)
     cols = rows = 1
     while True:
-        grid = tile_grid(width, height, cols, rows, overlap_px)
+        grid = tile_grid(width, height, cols, rows, overlap_px, step)
         tile_w = int(grid[0, 2] - grid[0, 0])
         tile_h = int(grid[0, 3] - grid[0, 1])
         tile_network_width = max(32, round(tile_w * scale))
