@@ -205,3 +205,61 @@ def test_look_ahead_spans_a_preset_cycle(tmp_path, centerface):
         hidden = np.array([r["box"] for r in frames[i]["regions"]], np.float32).reshape(-1, 4)
         share = covered_share(boxes[i][None], hidden_mask(hidden, "ellipse", height, width))[0]
         assert share >= COVERED_SHARE, (i, share)
+
+
+class _RecordingDetector:
+    """Wraps a detector: records which thread ran each call; fails on call
+    ``fail_at`` (counting from 0) when given."""
+
+    def __init__(self, inner, fail_at: int | None = None) -> None:
+        self.inner = inner
+        self.fail_at = fail_at
+        self.threads: list[str] = []
+
+    def detect(self, image: np.ndarray):
+        import threading
+
+        if len(self.threads) == self.fail_at:
+            raise RuntimeError("detector broke on purpose")
+        self.threads.append(threading.current_thread().name)
+        return self.inner.detect(image)
+
+
+def test_detecting_ahead_loses_and_reorders_no_frame(tmp_path, centerface):
+    """With every frame a key frame the detector runs in its own thread;
+    every frame still gets its result and goes out once, in order."""
+    from livefilter.apps.offline import FileJobConfig, anonymize_video
+    from livefilter.regions import RedactionConfig
+
+    clip = tmp_path / "walk.mp4"
+    boxes = write_clip(clip, frames=40, size=(320, 240), audio=True)
+    detector = _RecordingDetector(centerface)
+    regions_json = tmp_path / "regions.json"
+    out = tmp_path / "out.mp4"
+    stats = anonymize_video(FileJobConfig(input=clip, output=out, regions_json=regions_json),
+                            detector, RedactionConfig(mask_scale=1.6))
+    assert set(detector.threads) == {"livefilter-detect"}
+    assert len(detector.threads) == 40 == stats["frames_out"]
+    frames = json.loads(regions_json.read_text())["frames"]
+    assert [f["index"] for f in frames] == list(range(40))
+    with av.open(str(clip)) as source, av.open(str(out)) as result:
+        source_times = [f.time for f in source.decode(video=0)]
+        result_times = [f.time for f in result.decode(video=0)]
+    assert result_times == pytest.approx(source_times, abs=1e-3)
+    for i, frame in enumerate(frames):
+        hidden = np.array([r["box"] for r in frame["regions"]], np.float32).reshape(-1, 4)
+        share = covered_share(boxes[i][None], hidden_mask(hidden, "ellipse", 240, 320))[0]
+        assert frame["curtain"] or share >= COVERED_SHARE, (i, share)
+
+
+def test_an_error_in_the_detect_thread_reaches_the_caller(tmp_path, centerface):
+    from livefilter.apps.offline import FileJobConfig, anonymize_video
+    from livefilter.regions import RedactionConfig
+
+    clip = tmp_path / "walk.mp4"
+    write_clip(clip, frames=40, size=(320, 240), audio=False)
+    out = tmp_path / "out.mp4"
+    with pytest.raises(RuntimeError, match="broke on purpose"):
+        anonymize_video(FileJobConfig(input=clip, output=out),
+                        _RecordingDetector(centerface, fail_at=12), RedactionConfig())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.mp4"]

@@ -1,9 +1,11 @@
 """The file path: anonymize a whole video file, every frame, nothing dropped.
 
-Three threads: the decoder reads frames (and audio packets) into a small
-bounded queue, the main thread detects and hides faces, and the encoder
-writes frames out. A worker's exception stops the others and is re-raised
-here; the output then never appears under its final name.
+Four threads: the decoder reads frames (and audio packets) into a small
+bounded queue, the detector runs on each frame as it comes (on key frames
+only, in the main thread, with ``--detect-every`` over 1), the main thread
+tracks and hides faces, and the encoder writes frames out. A worker's
+exception stops the others and is re-raised here; the output then never
+appears under its final name.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from livefilter.apps.hiding import hide_regions
 from livefilter.audio import FILE_AUDIO_MODES, check_mode
 from livefilter.detect import Detector, calls_per_cycle
+from livefilter.detections import Detections
 from livefilter.errors import ConfigError
 from livefilter.frame import Frame
 from livefilter.hide.composite import curtain
@@ -36,7 +39,17 @@ __all__ = ["FileJobConfig", "anonymize_video", "file_stats"]
 logger = logging.getLogger(__name__)
 
 _END = object()
-_QUEUE_SIZE = 8
+# Frames waiting between the threads, bounded by bytes (at most 8 frames):
+# the main thread is the slow one, so the decoder needs only a few frames
+# ahead and the encoder a few behind; at 1080p, 8 frames a queue held
+# 100 MB for nothing.
+_QUEUE_BYTES = 24 * 1024 * 1024
+_QUEUE_FRAMES = 8
+
+
+def _queue_size(width: int, height: int) -> int:
+    """Frames a queue between the threads holds for ``width x height`` BGR frames."""
+    return max(2, min(_QUEUE_FRAMES, _QUEUE_BYTES // max(1, width * height * 3)))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,12 +130,12 @@ def anonymize_video(
     """
     started = time.monotonic()
     stop = threading.Event()
-    decoded: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_SIZE)
-    hidden: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_SIZE)
     counts = {"frames_out": 0, "detections": 0, "curtain_frames": 0, "regions_hidden": 0}
 
     with VideoReader(job.input, allow_damaged=job.allow_damaged) as reader:
         info = reader.info
+        decoded: queue.Queue[object] = queue.Queue(maxsize=_queue_size(info.width, info.height))
+        hidden: queue.Queue[object] = queue.Queue(maxsize=_queue_size(info.width, info.height))
         if manual:
             manual.check(info.width, info.height, info.frames)
             if manual.needs_tracking:
@@ -188,8 +201,22 @@ def anonymize_video(
                 on_exit=lambda: put_or_stop(decoded, _END, stop),
             ).start()
             encoder = Worker("livefilter-encode", encode, stop=stop).start()
+            workers = [decoder, encoder]
+            to_hide = decoded
+            if job.detect_every == 1:
+                # Every frame is a key frame: the detector runs a frame or
+                # more ahead of the tracking and hiding of the frames before,
+                # on the core the main thread leaves idle between network
+                # runs. The planner still gets each result right after its
+                # frame, so the output is the same as one thread's.
+                to_hide = queue.Queue(maxsize=decoded.maxsize)
+                workers.append(Worker(
+                    "livefilter-detect",
+                    lambda: _detect_ahead(decoded, to_hide, stop, detector, counts),
+                    stop=stop, on_exit=lambda: put_or_stop(to_hide, _END, stop),
+                ).start())
             try:
-                _hide_faces(decoded, hidden, stop, detector, redaction, regions_log, counts,
+                _hide_faces(to_hide, hidden, stop, detector, redaction, regions_log, counts,
                             detect_every=job.detect_every, fps=float(info.fps), tracker=tracker,
                             manual=manual,
                             log_window=(window[1], window[2]) if window else None)
@@ -197,9 +224,9 @@ def anonymize_video(
                 encoder.join()
             finally:
                 stop.set()
-                decoder.join(timeout=5)
-                encoder.join(timeout=5)
-            for worker in (decoder, encoder):
+                for worker in workers:
+                    worker.join(timeout=5)
+            for worker in workers:
                 if worker.error is not None:
                     raise worker.error
             writer.close()
@@ -242,6 +269,29 @@ def file_stats(frames: int, seconds: float, *, curtain_frames: int,
     }
 
 
+@dataclass(frozen=True)
+class _Detected:
+    """A frame and what the detector found in it."""
+
+    frame: Frame
+    detections: Detections
+
+
+def _detect_ahead(decoded: queue.Queue[object], detected: queue.Queue[object],
+                  stop: threading.Event, detector: Detector, counts: dict[str, int]) -> None:
+    """Run the detector on every frame from ``decoded``, in order, and pass
+    each on with its faces (audio packets unchanged)."""
+    while True:
+        ok, item = get_or_stop(decoded, stop)
+        if not ok or item is _END:
+            return
+        if isinstance(item, Frame):
+            item = _Detected(item, detector.detect(item.image))
+            counts["detections"] += 1
+        if not put_or_stop(detected, item, stop):
+            return
+
+
 def _hide_faces(
     decoded: queue.Queue[object],
     hidden: queue.Queue[object],
@@ -258,6 +308,9 @@ def _hide_faces(
     log_window: tuple[float, float] | None = None,
 ) -> None:
     """Detect on key frames, track between them both ways, hide; audio passes.
+
+    Frames from ``decoded`` come either bare (detected here, on key frames)
+    or as :class:`_Detected` (every frame detected ahead, in order).
 
     Key frames are every ``detect_every``-th frame and the first frame of
     every new scene. Frames are held until the results of the key frames of
@@ -311,13 +364,17 @@ def _hide_faces(
         if isinstance(item, AudioPacket):
             audio_waiting.append(item)
             continue
+        found = None
+        if isinstance(item, _Detected):
+            item, found = item.frame, item.detections
         if not isinstance(item, Frame):
             continue
         cut = planner.advance(item, item.index, 0.0)
-        if cut or item.index % detect_every == 0:
-            detections = detector.detect(item.image)
+        if found is None and (cut or item.index % detect_every == 0):
+            found = detector.detect(item.image)
             counts["detections"] += 1
-            planner.add_result(item.index, item.timestamp, detections)
+        if found is not None:
+            planner.add_result(item.index, item.timestamp, found)
         if not emit(planner.pop_ready()):
             return
     if emit(planner.pop_ready(flush=True)):
