@@ -161,7 +161,7 @@ def instrument(clock: StageClock) -> Patches:
         patches.set(module, "propagate_boxes", clock.wrap(module.propagate_boxes, "track"))
     for name in ("advance", "add_result", "pop_ready"):
         patches.set(RegionPlanner, name, clock.wrap(getattr(RegionPlanner, name), "plan"))
-    patches.set(offline, "redact", clock.wrap(offline.redact, "composite"))
+    patches.set(offline, "hide_regions", clock.wrap(offline.hide_regions, "composite"))
     patches.set(offline, "curtain", clock.wrap(offline.curtain, "composite"))
     patches.set(offline, "get_or_stop", clock.wrap(offline.get_or_stop, "wait:get"))
     patches.set(offline, "put_or_stop", clock.wrap(offline.put_or_stop, "wait:put"))
