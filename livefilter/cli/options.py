@@ -71,8 +71,9 @@ def add_detector_options(parser: argparse.ArgumentParser, default_quality: str, 
     )
     group.add_argument(
         "--quality", choices=(*QUALITIES, "single"), default=None,
-        help="detection preset: fast (live: one cheap pass plus one tile per run), balanced, "
-        "thorough (several scales, flipped, tiles), or single (one pass at --detect-width) "
+        help="detection preset: fast (live: one cheap pass plus one tile per run), balanced "
+        "(on video: thorough without the turned passes), thorough (several scales, flipped, "
+        "turned, tiles), or single (one pass at --detect-width) "
         f"(default: {default_quality}; single when --detect-width is given)",
     )
     group.add_argument(

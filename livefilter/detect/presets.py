@@ -413,6 +413,16 @@ _SIZE_RULES: dict[str, float] = {
     "large_face_px": 128, "large_threshold": 0.2, "mask_scale": 1.6,
 }
 
+# thorough's passes on video, upright ones only (see thorough below): the
+# passes take turns over 8 frames.
+_VIDEO_UPRIGHT = (
+    replace(_UPSCALED, every=8),
+    replace(_HALF, every=4),
+    replace(_EDGE_CUT_GIANTS, every=2, offsets=(1,)),
+    replace(_THREE_QUARTERS, every=8, offsets=(2,)),
+    replace(_FIVE_EIGHTHS, every=8, offsets=(6,)),
+)
+
 PRESETS: dict[str, QualityPreset] = {
     "fast": QualityPreset(
         name="fast",
@@ -458,6 +468,12 @@ PRESETS: dict[str, QualityPreset] = {
             TilePass(scale=1.5, cols=2, rows=2, overlap=0.1, cycle=True, max_face=48),
             _EDGE_CUT_GIANTS,
         ),
+        # On video: thorough's schedule without the turned passes (a fifth of
+        # thorough's time on file, benchmarks/profile_file.py), for footage
+        # where nobody lies sideways. With all the passes above on every
+        # frame it was the slowest preset on file (6.7 fps against
+        # thorough's 11.3).
+        video_passes=_VIDEO_UPRIGHT,
         **_SIZE_RULES,
     ),
     "thorough": QualityPreset(
@@ -488,11 +504,7 @@ PRESETS: dict[str, QualityPreset] = {
         # clips it found nothing the tracker did not already hold (0.85 % with
         # it on every 8th frame, for 7 ms a frame more).
         video_passes=(
-            replace(_UPSCALED, every=8),
-            replace(_HALF, every=4),
-            replace(_EDGE_CUT_GIANTS, every=2, offsets=(1,)),
-            replace(_THREE_QUARTERS, every=8, offsets=(2,)),
-            replace(_FIVE_EIGHTHS, every=8, offsets=(6,)),
+            *_VIDEO_UPRIGHT,
             # The turned passes on the frames that run only the giant pass,
             # at 0.75x (a turned pass costs about as much as the 0.75x one).
             *(replace(spec, scale=0.75, every=8, offsets=(offset,))
