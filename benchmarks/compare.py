@@ -305,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photo-quality", default="thorough",
                         choices=("fast", "balanced", "thorough"),
                         help="livefilter preset for the photos (default: %(default)s)")
+    parser.add_argument("--set", default="clips", choices=("clips", "clips_crowds"),
+                        help="the clip set (default: %(default)s)")
     parser.add_argument("--clips", default="clip00,clip01,clip02,clip03",
                         help="comma-separated clip names (empty: none)")
     parser.add_argument("--clip-quality", default=None, choices=("fast", "balanced", "thorough"),
@@ -316,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results path")
     args = parser.parse_args(argv)
 
-    clips = [args.data / "clips" / f"{name.strip()}_1280x720.mp4"
+    clips = [args.data / args.set / f"{name.strip()}_1280x720.mp4"
              for name in args.clips.split(",") if name.strip()]
     missing = [str(c) for c in clips if not c.is_file()]
     if missing:
