@@ -146,3 +146,46 @@ def test_worker_without_the_shared_path_fails_that_file_only(tmp_path):
     task = Task(0, tmp_path / "gone" / "a.mp4", tmp_path / "out" / "a.mp4", "video")
     result = _run_remote(task, batch_settings(args, 2))
     assert not result.ok and "every node shares" in result.error
+
+
+class _FlakyRay:
+    """A stand-in ``ray`` module whose ``init`` fails with ``errors`` in turn."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = list(errors)
+        self.inits = 0
+
+    def is_initialized(self) -> bool:
+        return False
+
+    def init(self, **_kwargs) -> None:
+        self.inits += 1
+        if self.errors:
+            raise RuntimeError(self.errors.pop(0))
+
+    def shutdown(self) -> None:
+        pass
+
+
+def test_a_busy_head_is_retried_and_other_connect_errors_are_not(monkeypatch):
+    from livefilter.apps import ray_runner
+
+    monkeypatch.setattr(ray_runner, "_check_reachable", lambda address: None)
+    monkeypatch.setattr(ray_runner.time, "sleep", lambda seconds: None)
+    busy = "Initialization failure from server: Traceback ... RuntimeError()"
+    flaky = _FlakyRay([busy, busy])
+    monkeypatch.setattr(ray_runner, "_import_ray", lambda: flaky)
+    assert ray_runner.connect("ray://127.0.0.1:1") is flaky
+    assert flaky.inits == 3
+
+    always_busy = _FlakyRay([busy] * 5)
+    monkeypatch.setattr(ray_runner, "_import_ray", lambda: always_busy)
+    with pytest.raises(ray_runner.RayUnavailableError, match="cannot connect"):
+        ray_runner.connect("ray://127.0.0.1:1")
+    assert always_busy.inits == ray_runner._CONNECT_ATTEMPTS
+
+    refused = _FlakyRay(["version mismatch"])
+    monkeypatch.setattr(ray_runner, "_import_ray", lambda: refused)
+    with pytest.raises(ray_runner.RayUnavailableError, match="version mismatch"):
+        ray_runner.connect("ray://127.0.0.1:1")
+    assert refused.inits == 1

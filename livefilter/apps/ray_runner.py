@@ -12,8 +12,10 @@ works the same.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import time
 from collections import deque
 from typing import Any
 
@@ -28,6 +30,11 @@ logger = logging.getLogger(__name__)
 # a node lost); the file's own errors are not retried.
 MAX_RETRIES = 3
 _CONNECT_TIMEOUT = 5.0
+# The head answered but could not start the process that serves this client
+# (Ray's "Initialization failure from server"): on a busy head that is
+# passing, so the connection is tried this many times, 3 s and 6 s apart.
+_CONNECT_ATTEMPTS = 3
+_SERVER_BUSY = "Initialization failure from server"
 
 _worker: Worker | None = None
 
@@ -70,13 +77,22 @@ def connect(address: str) -> Any:
     _check_reachable(address)
     if ray.is_initialized():
         return ray
-    try:
-        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False,
-                 configure_logging=False)
-    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        raise RayUnavailableError(f"ray: cannot connect to {address} ({text[:200]})") from exc
-    return ray
+    for attempt in range(1, _CONNECT_ATTEMPTS + 1):
+        try:
+            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False,
+                     configure_logging=False)
+            return ray
+        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ...
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            if _SERVER_BUSY not in text or attempt == _CONNECT_ATTEMPTS:
+                raise RayUnavailableError(
+                    f"ray: cannot connect to {address} ({text[:200]})") from exc
+            logger.warning("ray: %s could not start a client server (attempt %d of %d); "
+                           "retrying", address, attempt, _CONNECT_ATTEMPTS)
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            time.sleep(3.0 * attempt)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def _run_remote(task: Task, settings: BatchSettings) -> TaskResult:
