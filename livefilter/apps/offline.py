@@ -40,9 +40,9 @@ logger = logging.getLogger(__name__)
 
 _END = object()
 # Frames waiting between the threads, bounded by bytes (at most 8 frames):
-# the main thread is the slow one, so the decoder needs only a few frames
-# ahead and the encoder a few behind; at 1080p, 8 frames a queue held
-# 100 MB for nothing.
+# the detector is the slow stage (benchmarks/profile_file.py), so the decoder
+# needs only a few frames ahead of it and the others a few behind; at 1080p,
+# 8 frames a queue held 100 MB for nothing.
 _QUEUE_BYTES = 24 * 1024 * 1024
 _QUEUE_FRAMES = 8
 
@@ -134,8 +134,9 @@ def anonymize_video(
 
     with VideoReader(job.input, allow_damaged=job.allow_damaged) as reader:
         info = reader.info
-        decoded: queue.Queue[object] = queue.Queue(maxsize=_queue_size(info.width, info.height))
-        hidden: queue.Queue[object] = queue.Queue(maxsize=_queue_size(info.width, info.height))
+        queue_size = _queue_size(info.width, info.height)
+        decoded: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        hidden: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         if manual:
             manual.check(info.width, info.height, info.frames)
             if manual.needs_tracking:
@@ -209,7 +210,7 @@ def anonymize_video(
                 # on the core the main thread leaves idle between network
                 # runs. The planner still gets each result right after its
                 # frame, so the output is the same as one thread's.
-                to_hide = queue.Queue(maxsize=decoded.maxsize)
+                to_hide = queue.Queue(maxsize=queue_size)
                 workers.append(Worker(
                     "livefilter-detect",
                     lambda: _detect_ahead(decoded, to_hide, stop, detector, counts),
