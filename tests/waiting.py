@@ -43,10 +43,12 @@ def listening(port: int, *, udp: bool = False) -> bool:
 class Running:
     """A ``livefilter`` subprocess whose stderr is collected line by line."""
 
-    def __init__(self, *args: str | Path) -> None:
+    def __init__(self, *args: str | Path, env: dict[str, str] | None = None) -> None:
+        # stderr is read as it comes: a pipe nobody reads fills and stalls
+        # the process on its next warning line.
         self.process = subprocess.Popen(
             [sys.executable, "-m", "livefilter", *map(str, args)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         )
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
