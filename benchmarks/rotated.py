@@ -1,22 +1,27 @@
 """Faces at any angle: ``thorough`` on turned copies of wider_dev and wider_crowds.
 
-Each photo is turned 0, 90, 180 and 270 degrees clockwise (its labels with
-it) and looked at by the two halves of the ``thorough`` preset: the upright
-passes (the preset as it was before turned passes) and the turned passes.
-Rows:
+Each photo is turned 0, 90, 180 and 270 degrees clockwise, or tilted
+between the quarter turns (``--angles 30,45``: turned about its centre and
+cut to its own size, its corners black), its labels with it, and
+looked at by the three parts of the ``thorough`` preset: the upright
+passes (the preset as it was before turned passes), the quarter-turned
+passes and the tilted (45 and 315 degree) passes. Rows:
 
-* ``upright passes``: the upright half alone (the old ``thorough``);
-* ``thorough``: both halves merged as the preset merges them: boxes found
-  the other way round from how the photo looks need more
-  (:func:`livefilter.detect.multipass.sure_one_way_round`), then NMS;
-* ``both, turned >= S``: both halves merged by NMS alone, the turned
-  passes' faces kept from score S (what a ``min_score`` on them would do).
+* ``upright passes``: the upright part alone (the first ``thorough``);
+* ``upright and quarter turns``: those two parts merged as the preset
+  merges them: boxes found the other way round from how the photo looks
+  need more (:func:`livefilter.detect.multipass.sure_one_way_round`), then
+  NMS (``thorough`` before its tilted passes);
+* ``thorough, tilts >= S``: that plus the tilted passes' boxes from score S
+  (what their ``min_score`` does); the row with the preset's own
+  ``TILT_MIN_SCORE`` is ``thorough``.
 
 Scored as ``detect_quality.py`` scores: a labelled face at least 16 px tall
 (its height upright, whatever the turn) is covered when 60 % of its box is
 hidden; over-blur is the share of the photo hidden outside every labelled
-face enlarged 1.5x. Also ms per photo of each half, and ms per 1280x720
-frame of the turned passes as ``file`` runs them (cycled over 8 frames).
+face enlarged 1.5x. Also ms per photo of each part, and ms per 1280x720
+frame of ``thorough``'s video passes as ``file`` runs them (cycled over 8
+frames), with and without the turned ones.
 
     python benchmarks/rotated.py --every 10
 """
@@ -52,6 +57,8 @@ from livefilter.detect.multipass import (  # noqa: E402
     cycle_length,
     sure_one_way_round,
 )
+from livefilter.detect.presets import TILT_MIN_SCORE  # noqa: E402
+from livefilter.detect.tilt import turned_ellipse_boxes  # noqa: E402
 from livefilter.detections import Detections  # noqa: E402
 from livefilter.hide.composite import hidden_mask  # noqa: E402
 from livefilter.models import model_path  # noqa: E402
@@ -62,36 +69,65 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "rotated.json"
 SETS = ("wider_dev", "wider_crowds")
 ANGLES = (0, 90, 180, 270)
 _CODES = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
-TURNED_MIN_SCORES = (0.0, 0.2)
+TILT_MIN_SCORES = tuple(sorted({0.2, 0.3, 0.4, 0.5, TILT_MIN_SCORE}))
 
 
-def turn(image: np.ndarray, faces: np.ndarray, angle: int) -> tuple[np.ndarray, np.ndarray]:
-    """The photo turned ``angle`` degrees clockwise, and its face boxes with it."""
+def turn(image: np.ndarray, faces: np.ndarray, angle: int) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+    """The photo turned ``angle`` degrees clockwise, its face boxes with it,
+    and which labelled faces are kept.
+
+    Quarter turns keep the whole photo. A tilt between them (say 45 degrees)
+    is the photo turned about its centre and cut to its own size (the
+    corners it turns out of the frame are lost, the ones it turns in are
+    black), each face box turned as the ellipse
+    inside it and boxed again; a face whose turned box leaves the frame is
+    not counted.
+    """
+    keep = np.ones(len(faces), bool)
     if angle == 0:
-        return image, faces
+        return image, faces, keep
     height, width = image.shape[:2]
     x1, y1, x2, y2 = faces.T
-    if angle == 90:
-        boxes = [height - y2, x1, height - y1, x2]
-    elif angle == 180:
-        boxes = [width - x2, height - y2, width - x1, height - y1]
-    else:
-        boxes = [y1, width - x2, y2, width - x1]
-    return cv2.rotate(image, _CODES[angle]), np.stack(boxes, axis=1).astype(np.float32)
+    if angle in _CODES:
+        if angle == 90:
+            boxes = [height - y2, x1, height - y1, x2]
+        elif angle == 180:
+            boxes = [width - x2, height - y2, width - x1, height - y1]
+        else:
+            boxes = [y1, width - x2, y2, width - x1]
+        return (cv2.rotate(image, _CODES[angle]), np.stack(boxes, axis=1).astype(np.float32),
+                keep)
+    # Turned as a tilted pass turns a frame (clockwise about its centre),
+    # but onto a canvas of the photo's own size.
+    forward = cv2.getRotationMatrix2D((width / 2, height / 2), -angle, 1.0)
+    turned = cv2.warpAffine(image, forward, (width, height), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT)
+    boxes = turned_ellipse_boxes(faces, forward, angle)
+    keep = ((boxes[:, 0] >= 0) & (boxes[:, 1] >= 0) & (boxes[:, 2] <= width)
+            & (boxes[:, 3] <= height))
+    return turned, boxes.astype(np.float32), keep
 
 
-def halves(video: bool) -> tuple[MultiPassDetector, MultiPassDetector]:
-    """The upright passes of ``thorough`` and (photo) its turned passes or
-    (video, where the turned passes alone leave calls idle) the whole preset."""
+def parts(video: bool) -> dict[str, MultiPassDetector]:
+    """``thorough`` cut into its upright, quarter-turned and tilted passes
+    (a photo's; the tilted ones with no score floor of their own, so that
+    the rows can choose one); on video, the upright passes and the whole
+    preset (the turned passes alone would leave calls idle)."""
     preset = PRESETS["thorough"]
     centerface = CenterFaceDetector(model_path(), DetectorConfig(kind="centerface"))
     passes = preset.passes_for(video=video)
     upright = tuple(p for p in passes if p.rotate == 0)
-    turned = tuple(p for p in passes if p.rotate != 0)
     field = "video_passes" if video else "passes"
-    other = preset if video else replace(preset, passes=turned)
-    return (MultiPassDetector(centerface, replace(preset, **{field: upright}), video=video),
-            MultiPassDetector(centerface, other, video=video))
+    found = {"upright": MultiPassDetector(centerface, replace(preset, **{field: upright}),
+                                          video=video)}
+    if video:
+        found["all"] = MultiPassDetector(centerface, preset, video=True)
+        return found
+    for name, chosen in (("turned", [p for p in passes if p.rotate and not p.tilt]),
+                         ("tilted", [replace(p, min_score=0.0) for p in passes if p.tilt])):
+        found[name] = MultiPassDetector(centerface, replace(preset, passes=tuple(chosen)))
+    return found
 
 
 def merged(parts: list[Detections], iou: float) -> Detections:
@@ -101,8 +137,9 @@ def merged(parts: list[Detections], iou: float) -> Detections:
 
 
 def one_way_round(upright: Detections, turned: Detections, iou: float) -> Detections:
-    """The two halves as ``thorough`` merges them: boxes found the other way
-    round from how the photo looks need more (``sure_one_way_round``)."""
+    """The upright and quarter-turned parts as ``thorough`` merges them:
+    boxes found the other way round from how the photo looks need more
+    (``sure_one_way_round``)."""
     both = Detections.merge([upright, turned])
     was_turned = np.arange(len(both)) >= len(upright)
     return merged([both[sure_one_way_round(both.xyxy, both.scores, was_turned, iou)]], iou)
@@ -113,10 +150,12 @@ class Tally:
         self.faces = self.covered = self.images = 0
         self.over_blur = 0.0
 
-    def add(self, faces: np.ndarray, upright_heights: np.ndarray, regions: np.ndarray,
-            height: int, width: int) -> None:
+    def add(self, faces: np.ndarray, upright_heights: np.ndarray, kept: np.ndarray,
+            regions: np.ndarray, height: int, width: int) -> None:
         hidden = hidden_mask(regions, "ellipse", height, width)
-        counted = upright_heights >= 16
+        # A face cut off by a tilt is not counted, but it is still a face:
+        # hiding it is not over-blur.
+        counted = (upright_heights >= 16) & kept
         share = covered_share(faces, hidden)
         self.faces += int(counted.sum())
         self.covered += int(((share >= COVERED_SHARE) & counted).sum())
@@ -145,46 +184,49 @@ def _cached(cache: Path | None, key: str, compute) -> Detections:
 
 def score_set(data: Path, name: str, every: int, angles: tuple[int, ...],
               cache: Path | None = None) -> dict:
-    upright, turned = halves(video=False)
-    iou = upright.preset.nms_iou
-    mask = upright.preset.mask_scale
+    detectors = parts(video=False)
+    iou = detectors["upright"].preset.nms_iou
+    mask = detectors["upright"].preset.mask_scale
     root = data / name
     labels = json.loads((root / "labels.json").read_text())["images"][::every]
-    rows = ["upright passes", "thorough"] + [f"both, turned >= {s}" for s in TURNED_MIN_SCORES]
+    rows = (["upright passes", "upright and quarter turns"]
+            + [f"thorough, tilts >= {s}" for s in TILT_MIN_SCORES])
     tallies = {(angle, row): Tally() for angle in angles for row in rows}
-    seconds = {"upright": 0.0, "turned": 0.0}
+    seconds = dict.fromkeys(detectors, 0.0)
     runs = 0
     for number, entry in enumerate(labels):
         photo = cv2.imread(str(root / entry["image"]))
         faces = xywh_to_xyxy(np.asarray(entry["faces_xywh"], np.float32).reshape(-1, 4))
         heights = faces[:, 3] - faces[:, 1]
         for angle in angles:
-            image, boxes = turn(photo, faces, angle)
+            image, boxes, kept_faces = turn(photo, faces, angle)
             height, width = image.shape[:2]
-            key = f"{name}-{every}-{number}-{angle}"
-            started = time.perf_counter()
-            found_upright = _cached(cache, key + "-upright",
-                                    lambda image=image: upright.detect_run(image, 0))
-            seconds["upright"] += time.perf_counter() - started
-            started = time.perf_counter()
-            found_turned = _cached(cache, key + "-turned",
-                                   lambda image=image: turned.detect_run(image, 0))
-            seconds["turned"] += time.perf_counter() - started
+            # Keyed by the photo's place in the set: runs with another
+            # --every share what they both looked at.
+            key = f"{name}-{number * every}-{angle}"
+            found_parts = {}
+            for part, detector in detectors.items():
+                started = time.perf_counter()
+                found_parts[part] = _cached(
+                    cache, f"{key}-{part}",
+                    lambda image=image, detector=detector: detector.detect_run(image, 0))
+                seconds[part] += time.perf_counter() - started
             runs += 1
-            found = {"upright passes": found_upright}
-            found["thorough"] = one_way_round(found_upright, found_turned, iou)
-            for score in TURNED_MIN_SCORES:
-                kept = found_turned[found_turned.scores >= score]
-                row = f"both, turned >= {score}"
-                found[row] = merged([found_upright, kept], iou)
+            found = {"upright passes": found_parts["upright"]}
+            both = one_way_round(found_parts["upright"], found_parts["turned"], iou)
+            found["upright and quarter turns"] = both
+            tilts = found_parts["tilted"]
+            for score in TILT_MIN_SCORES:
+                found[f"thorough, tilts >= {score}"] = merged(
+                    [both, tilts[tilts.scores >= score]], iou)
             for row, detections in found.items():
-                tallies[(angle, row)].add(boxes, heights,
+                tallies[(angle, row)].add(boxes, heights, kept_faces,
                                           regions_from_faces(detections.xyxy, mask),
                                           height, width)
     return {
-        "photos": len(labels), "every": every,
-        "ms_per_photo_upright_passes": round(1000 * seconds["upright"] / max(1, runs), 1),
-        "ms_per_photo_turned_passes": round(1000 * seconds["turned"] / max(1, runs), 1),
+        "photos": len(labels), "every": every, "tilt_min_score": TILT_MIN_SCORE,
+        **{f"ms_per_photo_{part}_passes": round(1000 * spent / max(1, runs), 1)
+           for part, spent in seconds.items()},
         "rows": {row: {str(angle): tallies[(angle, row)].summary() for angle in angles}
                  for row in rows},
     }
@@ -202,7 +244,7 @@ def time_video(data: Path, frames: int = 16) -> dict[str, float]:
         images.append(image)
     capture.release()
     result = {}
-    for label, detector in zip(("upright", "all"), halves(video=True), strict=True):
+    for label, detector in parts(video=True).items():
         cycle = cycle_length(detector.passes)
         for i in range(cycle):
             detector.detect_run(images[0], i)

@@ -21,6 +21,7 @@ from livefilter.detect.multipass import (
     QualityPreset,
     TilePass,
 )
+from livefilter.detect.tilt import tilt_canvas, turned_ellipse_boxes
 from livefilter.errors import ConfigError
 from livefilter.hide.composite import hidden_mask
 from livefilter.regions import regions_from_faces
@@ -53,9 +54,59 @@ def test_turned_passes_map_boxes_back(angle, tiled):
         assert network.calls[0][:2] == (360, 640)  # the network saw the frame turned
 
 
-def test_a_pass_turned_by_an_odd_angle_is_refused():
+def test_a_tilt_is_a_frame_pass_of_whole_degrees():
+    assert FramePass(rotate=45).tilt and not FramePass(rotate=90).tilt
+    for bad in (360, -45, 22.5):
+        with pytest.raises(ConfigError, match="rotate"):
+            FramePass(rotate=bad)
     with pytest.raises(ConfigError, match="rotate"):
-        FramePass(rotate=45)
+        TilePass(rotate=45)
+
+
+@pytest.mark.parametrize("angle", [45, 315, 30])
+def test_tilted_passes_map_boxes_back(angle):
+    """Round faces (discs) anywhere in the frame, corners included, come
+    back where they are from a pass that saw the frame tilted whole."""
+    frame = np.zeros((360, 640, 3), np.uint8)
+    discs = [(60, 50, 30), (560, 300, 40), (320, 180, 25)]
+    for x, y, r in discs:
+        cv2.circle(frame, (x, y), r, (255, 255, 255), -1)
+    preset = QualityPreset(name="test", passes=(FramePass(rotate=angle),), threshold=0.5)
+    network = BlobNetwork()
+    found = MultiPassDetector(network, preset).detect(frame)  # type: ignore[arg-type]
+    expected = np.array([(x - r, y - r, x + r + 1, y + r + 1) for x, y, r in discs], np.float32)
+    iou = iou_matrix_xyxy(expected, found.xyxy)
+    assert len(found) == 3 and (iou.max(axis=1) > 0.85).all(), found.xyxy
+    # The network saw the whole frame turned: a canvas larger both ways.
+    width, height, _ = network.calls[0]
+    assert (width, height) == tilt_canvas(640, 360, angle) and width > 640 and height > 360
+
+
+def test_a_tilted_pass_on_a_huge_photo_shrinks_to_the_budget():
+    """A tilted canvas is not cut into tiles: over the network budget its
+    width shrinks so that it fits."""
+    from livefilter.detect.multipass import MAX_NETWORK_PIXELS
+
+    preset = QualityPreset(name="test", passes=(FramePass(rotate=45),), threshold=0.5)
+    (run,) = MultiPassDetector(BlobNetwork(), preset).plan(12000, 9000, 0)  # type: ignore[arg-type]
+    canvas_width, canvas_height = tilt_canvas(12000, 9000, 45)
+    assert run.rotate == 45 and run.region == (0, 0, 12000, 9000)
+    assert run.network_width ** 2 * canvas_height / canvas_width <= MAX_NETWORK_PIXELS
+    assert run.network_width > 1000
+    (small,) = MultiPassDetector(BlobNetwork(), preset).plan(640, 480, 0)  # type: ignore[arg-type]
+    assert small.network_width == tilt_canvas(640, 480, 45)[0]
+
+
+def test_ellipse_boxes_keep_a_round_face_its_size():
+    # A square (a round face's box) turned 45 degrees keeps its size; a
+    # 2:1 box turned a quarter swaps its sides.
+    shift = np.array([[1, 0, 10], [0, 1, 20]], np.float32)
+    square = np.array([[0, 0, 40, 40]], np.float32)
+    np.testing.assert_allclose(turned_ellipse_boxes(square, shift, 45), [[10, 20, 50, 60]],
+                               atol=1e-4)
+    wide = np.array([[0, 0, 40, 20]], np.float32)
+    np.testing.assert_allclose(turned_ellipse_boxes(wide, shift, 90), [[20, 10, 40, 50]],
+                               atol=1e-4)
 
 
 @pytest.mark.parametrize("angle", [90, 180, 270])
@@ -112,3 +163,36 @@ def test_boxes_found_the_other_way_round_need_more():
     scores = np.array([0.9, 0.9, 0.9, 0.8, 0.7, 0.25], np.float32)
     turned = np.array([False, False, False, True, True, False])
     assert sure_one_way_round(xyxy, scores, turned, 0.3).tolist() == [True] * 5 + [False]
+    # Tilted boxes (side 2) neither vote nor are judged: three confident
+    # tilted boxes do not make the frame look turned, and a weak one stays.
+    xyxy = np.array([box(i) for i in range(6)], np.float32)
+    scores = np.array([0.9, 0.9, 0.9, 0.12, 0.6, 0.15], np.float32)
+    side = np.array([2, 2, 2, 2, 0, 1])
+    assert sure_one_way_round(xyxy, scores, side, 0.3).tolist() == [
+        True, True, True, True, True, False]
+
+
+@pytest.mark.parametrize("angle", [45, 315])
+def test_thorough_finds_a_face_tilted_half_way(angle):
+    """The astronaut's face tilted 45 degrees either way is found by
+    ``thorough``, and by its tilted passes alone above their score floor."""
+    _model_or_skip()
+    from livefilter.detect.presets import TILT_MIN_SCORE
+
+    image, face = face_scene(480, 360, 70, (170, 200))
+    height, width = image.shape[:2]
+    forward = cv2.getRotationMatrix2D((width / 2, height / 2), -angle, 1.0)
+    turned = cv2.warpAffine(image, forward, (width, height))
+    box = turned_ellipse_boxes(face[None], forward, angle)
+
+    def share(detector) -> float:
+        found = detector.detect(turned)
+        regions = regions_from_faces(found.xyxy, PRESETS["thorough"].mask_scale)
+        return float(covered_share(box, hidden_mask(regions, "ellipse", height, width))[0])
+
+    thorough = build_detector(DetectorConfig(kind="centerface", quality="thorough"))
+    assert share(thorough) >= 0.99
+    tilted_only = replace(PRESETS["thorough"],
+                          passes=tuple(p for p in PRESETS["thorough"].passes if p.tilt))
+    assert all(p.min_score == TILT_MIN_SCORE for p in tilted_only.passes)
+    assert share(MultiPassDetector(thorough.centerface, tilted_only)) >= 0.99

@@ -27,8 +27,9 @@ hold faces in between.
 from __future__ import annotations
 
 import logging
+import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -57,6 +58,7 @@ from livefilter.detect.tiles import (
     drop_cut_duplicates,
     split_for_budget,
 )
+from livefilter.detect.tilt import tilt_canvas, tilted, turned_ellipse_boxes
 from livefilter.detections import Detections
 from livefilter.errors import ConfigError
 
@@ -175,7 +177,10 @@ class MultiPassDetector:
             if not spec.runs_on(run_index):
                 continue
             if isinstance(spec, FramePass):
-                seen_width = height if spec.rotate in (90, 270) else width
+                if spec.tilt:
+                    seen_width = tilt_canvas(width, height, spec.rotate)[0]
+                else:
+                    seen_width = height if spec.rotate in (90, 270) else width
                 runs.append(
                     PlannedRun(index, (0, 0, width, height), -1, spec.network_width(seen_width),
                                spec.flip, spec.rotate)
@@ -202,8 +207,17 @@ class MultiPassDetector:
         the region's height), and each tile keeps the turn."""
         budget, overlap = ((VIDEO_NETWORK_PIXELS, VIDEO_TILE_OVERLAP) if self.video
                            else (MAX_NETWORK_PIXELS, BUDGET_TILE_OVERLAP))
-        quarter = run.rotate in (90, 270)
         x1, y1, x2, y2 = run.region
+        if run.rotate not in _ROTATIONS:
+            # A tilted canvas is not cut: over the budget its network width
+            # shrinks to fit (a tilted face on a huge photo is seen at a
+            # lower scale; the upright and quarter-turned passes keep theirs).
+            canvas_width, canvas_height = tilt_canvas(x2 - x1, y2 - y1, run.rotate)
+            fits = int(math.sqrt(budget * canvas_width / canvas_height))
+            if run.network_width <= fits:
+                return [run]
+            return [replace(run, network_width=max(32, fits))]
+        quarter = run.rotate in (90, 270)
         seen = (y1, x1, y2, x2) if quarter else run.region
         pieces = split_for_budget(seen, run.network_width, budget, overlap)
         if len(pieces) == 1:
@@ -246,8 +260,11 @@ class MultiPassDetector:
             image = frame_bgr[y1:y2, x1:x2]
             if run.flip:
                 image = cv2.flip(image, 1)
-            if run.rotate:
+            back = None
+            if run.rotate in _ROTATIONS and run.rotate:
                 image = cv2.rotate(image, _ROTATIONS[run.rotate])
+            elif run.rotate:
+                image, back = tilted(image, run.rotate)
             network = self.yunet if spec.network == "yunet" else self.centerface
             # Boxes under the pass's min_score are dropped below anyway.
             found = network.detect(  # type: ignore[union-attr]
@@ -256,7 +273,10 @@ class MultiPassDetector:
                 continue
             # Sizes as the network saw the face (upright in the turned image).
             face_heights = found.xyxy[:, 3] - found.xyxy[:, 1]
-            xyxy = xyxy_unrotate(found.xyxy, run.rotate, x2 - x1, y2 - y1)
+            if back is None:
+                xyxy = xyxy_unrotate(found.xyxy, run.rotate, x2 - x1, y2 - y1)
+            else:
+                xyxy = turned_ellipse_boxes(found.xyxy, back, run.rotate)
             if run.flip:
                 xyxy[:, [0, 2]] = (x2 - x1) - xyxy[:, [2, 0]]
             xyxy[:, 0::2] += x1
@@ -278,16 +298,16 @@ class MultiPassDetector:
             scores.append(found.scores[sized])
             needs.append(need[sized])
             cuts.append(cut[sized])
-            turned.append(np.full(int(sized.sum()), run.rotate != 0))
+            turned.append(np.full(int(sized.sum()), _side(run.rotate)))
         if not boxes:
             return Detections.empty()
         xyxy = np.concatenate(boxes)
         score = np.concatenate(scores)
         cut = np.concatenate(cuts)
-        was_turned = np.concatenate(turned)
+        side = np.concatenate(turned)
         strong = score >= np.concatenate(needs)
-        xyxy, score, cut, was_turned = xyxy[strong], score[strong], cut[strong], was_turned[strong]
-        sure = sure_one_way_round(xyxy, score, was_turned, preset.nms_iou)
+        xyxy, score, cut, side = xyxy[strong], score[strong], cut[strong], side[strong]
+        sure = sure_one_way_round(xyxy, score, side, preset.nms_iou)
         xyxy, score, cut = xyxy[sure], score[sure], cut[sure]
         whole = drop_cut_duplicates(xyxy, cut)
         xyxy, score = xyxy[whole], score[whole]
@@ -296,22 +316,38 @@ class MultiPassDetector:
 
 
 
-def sure_one_way_round(xyxy: np.ndarray, score: np.ndarray, was_turned: np.ndarray,
+# Which side of the way-up rule a pass's boxes are on (``sure_one_way_round``).
+UPRIGHT, TURNED, TILTED = 0, 1, 2
+
+
+def _side(rotate: int) -> int:
+    if rotate == 0:
+        return UPRIGHT
+    return TURNED if rotate in _ROTATIONS else TILTED
+
+
+def sure_one_way_round(xyxy: np.ndarray, score: np.ndarray, side: np.ndarray,
                        nms_iou: float) -> np.ndarray:
     """``(N,) bool``: the boxes kept once the frame's way up is known.
 
-    The frame looks turned when the turned passes found more faces at
-    ``_ORIENTATION_SCORE`` or above (each counted once, after NMS within its
-    side) than the upright ones; boxes found the other way round from how
-    it looks must reach ``_OTHER_WAY_MIN_SCORE``.
+    ``side`` says, per box, whether an upright (0 or False), a quarter-turned
+    (1 or True) or a tilted (2) pass found it. The frame looks turned when
+    the turned passes found more faces at ``_ORIENTATION_SCORE`` or above
+    (each counted once, after NMS within its side) than the upright ones;
+    boxes found the other way round from how it looks must reach
+    ``_OTHER_WAY_MIN_SCORE``. Tilted boxes neither vote nor are judged: a
+    45-degree pass sees upright and sideways faces alike half-turned, and
+    its own ``min_score`` holds its false faces down.
     """
-    if not was_turned.any():
+    side = np.asarray(side).astype(np.int8)
+    if not (side == TURNED).any():
         return np.ones(len(score), bool)
     counts = []
-    for side in (False, True):
-        chosen = was_turned == side
+    for which in (UPRIGHT, TURNED):
+        chosen = side == which
         keep = nms_xyxy(xyxy[chosen], score[chosen], nms_iou)
         counts.append(int(np.count_nonzero(score[chosen][keep] >= _ORIENTATION_SCORE)))
-    other_way = was_turned != (counts[1] > counts[0])
-    need = np.where(was_turned, _OTHER_WAY_MIN_SCORE[True], _OTHER_WAY_MIN_SCORE[False])
+    looks_turned = counts[1] > counts[0]
+    other_way = np.where(side == TURNED, not looks_turned, looks_turned) & (side != TILTED)
+    need = np.where(side == TURNED, _OTHER_WAY_MIN_SCORE[True], _OTHER_WAY_MIN_SCORE[False])
     return ~other_way | (score >= need)

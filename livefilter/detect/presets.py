@@ -47,11 +47,15 @@ class _PassSpec:
         max_width: cap on the network width in pixels (``0``: no cap), so a
             live preset costs the same on a 4K frame as on a 720p one.
         flip: run on the horizontally mirrored image (boxes are mapped back).
-        rotate: run on the image turned this many degrees clockwise (0, 90,
-            180, 270; boxes are mapped back), for faces lying sideways or
-            upside down, which CenterFace, trained on upright faces, misses.
-            ``min_face`` and ``max_face`` then apply to the face's height as
-            the network saw it (across the frame for 90 and 270).
+        rotate: run on the image turned this many degrees clockwise (boxes
+            are mapped back), for faces lying sideways or upside down, which
+            CenterFace, trained on upright faces, misses: a quarter turn (0,
+            90, 180, 270) on any pass, or a tilt between them (a whole
+            number of degrees, e.g. 45) on a :class:`FramePass`, run on a
+            canvas that holds the whole turned frame
+            (:mod:`livefilter.detect.tilt`). ``min_face`` and ``max_face``
+            then apply to the face's height as the network saw it (across
+            the frame for 90 and 270).
         min_face, max_face: keep only boxes whose height in frame pixels is
             in ``[min_face, max_face)``; a pass is kept to the sizes it finds
             well, the others come from the other passes.
@@ -94,8 +98,8 @@ class _PassSpec:
                 f"{owner}.offsets: expected distinct values in 0..{self.every - 1}, "
                 f"got {self.offsets!r}"
             )
-        if self.rotate not in _ROTATIONS:
-            raise ConfigError(f"{owner}.rotate: expected 0, 90, 180 or 270, got {self.rotate!r}")
+        if not (isinstance(self.rotate, int) and 0 <= self.rotate < 360):
+            raise ConfigError(f"{owner}.rotate: expected whole degrees 0..359, got {self.rotate!r}")
         if not 0.1 <= self.scale <= 4.0:
             raise ConfigError(f"{owner}.scale: expected 0.1..4.0, got {self.scale!r}")
         if not 0.0 <= self.min_score < 1.0:
@@ -111,6 +115,11 @@ class _PassSpec:
                 f"{owner}.min_face/max_face: expected 0 <= min_face < max_face, "
                 f"got {self.min_face!r} and {self.max_face!r}"
             )
+
+    @property
+    def tilt(self) -> bool:
+        """Whether the turn lies between the quarter turns."""
+        return self.rotate not in _ROTATIONS
 
     def runs_on(self, run_index: int) -> bool:
         """Whether this pass runs on ``detect()`` call ``run_index``."""
@@ -157,6 +166,9 @@ class TilePass(_PassSpec):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.tilt:
+            # A tilted canvas has no tile grid of the frame's own.
+            raise ConfigError(f"TilePass.rotate: expected 0, 90, 180 or 270, got {self.rotate!r}")
         for name in ("cols", "rows"):
             value = getattr(self, name)
             if not 1 <= value <= 8:
@@ -404,6 +416,13 @@ _HALF = FramePass(scale=0.5, min_face=48)
 # of them; the frame turned a quarter, a half and three quarters round
 # brings each back upright for one full-resolution pass.
 _TURNED = tuple(FramePass(scale=1.0, rotate=angle) for angle in (90, 180, 270))
+# Faces tilted half-way between upright and sideways (a head on a shoulder,
+# a camera held askew): the frame turned 45 degrees each way onto a canvas
+# that holds all of it. Their boxes must reach TILT_MIN_SCORE (see the
+# preset's comment for what it was measured on).
+TILT_MIN_SCORE = 0.3
+_TILTED = tuple(FramePass(scale=1.0, rotate=angle, min_score=TILT_MIN_SCORE)
+                for angle in (45, 315))
 
 # Score a box needs by size (see QualityPreset), shared by the multi-scale
 # presets: 0.1, but 0.2 for boxes the network saw under 16 px or that are
@@ -492,6 +511,7 @@ PRESETS: dict[str, QualityPreset] = {
             _HALF,
             _EDGE_CUT_GIANTS,
             *_TURNED,
+            *_TILTED,
         ),
         # On video the passes take turns over 8 frames, about 43 ms of
         # network time a frame at 720p instead of 377 ms; the look-ahead of
