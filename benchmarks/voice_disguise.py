@@ -30,8 +30,20 @@ Intelligibility (offline, no recogniser): STOI (pystoi, if installed) of the
 disguised piece against the original, a proxy (formant shifts lower STOI
 even where words stay clear).
 
+Sanity of the output, per run: its peak, the samples at or above full
+scale (1.0) and any that are not finite (NaN, inf).
+
+Fixed alphas (``--alphas 0.6,0.7,0.8``): one pass per alpha instead of
+``--runs`` drawn ones (the transform is deterministic for a given alpha: the
+first recording is disguised twice to check it), written to
+``results/voice_disguise_alphas.json``, with, beside the attackers above, an
+attacker who disguises the enrolment with one alpha of the sweep and is
+tested on another (``eer_enrolment_alpha_vs_trial_alpha``): what guessing
+alpha wrong within a range costs.
+
 Usage: python benchmarks/voice_disguise.py [--segment 1.0] [--runs 5]
        [--sources pyannote,jfk,librivox,arctic,asterisk] [--seconds 20]
+       [--alphas 0.55,0.6,...,0.9]
 """
 
 from __future__ import annotations
@@ -52,6 +64,7 @@ from livefilter.audio.disguise import McAdams, draw_alpha
 
 RATE = speech_sources.RATE
 RESULTS = Path(__file__).resolve().parent / "results" / "voice_disguise.json"
+SWEEP_RESULTS = RESULTS.with_name("voice_disguise_alphas.json")
 
 
 def _hz_to_mel(f: np.ndarray) -> np.ndarray:  # Slaney's scale, as librosa's default
@@ -159,8 +172,19 @@ def main() -> int:
                         help="comma-separated, of: " + ", ".join(speech_sources.SOURCES))
     parser.add_argument("--seconds", type=float, default=20.0,
                         help="speech taken per speaker (the conversation: all of it)")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON file to write")
+    parser.add_argument("--alphas", default="",
+                        help="comma-separated fixed alphas, one pass each (instead of --runs)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"JSON file to write ({RESULTS.name}; with --alphas "
+                             f"{SWEEP_RESULTS.name})")
     args = parser.parse_args()
+    try:
+        fixed = [float(a) for a in args.alphas.split(",") if a.strip()]
+    except ValueError:
+        parser.error(f"--alphas: not numbers: {args.alphas}")
+    if any(not 0.0 < a <= 1.0 for a in fixed):
+        parser.error("--alphas: each in (0, 1]")
+    out_path = args.out or (SWEEP_RESULTS if fixed else RESULTS)
     names = [name.strip() for name in args.sources.split(",") if name.strip()]
     unknown = sorted(set(names) - set(speech_sources.SOURCES))
     if unknown:
@@ -210,14 +234,25 @@ def main() -> int:
         from pystoi import stoi
     except ImportError:
         stoi = None
+    result["original_peak"] = round(max(float(np.abs(r.signal).max()) for r in recordings), 3)
+    result["original_samples_at_full_scale"] = int(sum(np.sum(np.abs(r.signal) >= 1.0)
+                                                       for r in recordings))
+    if fixed:
+        first = recordings[0].signal
+        result["deterministic_for_fixed_alpha"] = bool(np.array_equal(
+            disguise(first, fixed[0]), disguise(first, fixed[0])))
+    alphas = fixed or [draw_alpha() for _ in range(args.runs)]
     runs: list[dict[str, float]] = []
+    per_alpha: list[list[np.ndarray]] = []
     started = time.perf_counter()
-    for _ in range(args.runs):
+    for alpha in alphas:
         # One alpha per run for every recording: "disguised vs disguised"
         # is then the attacker who disguises the enrolment as the trials.
-        alpha = draw_alpha()
-        disguised = cut([disguise(r.signal, alpha) for r in recordings])
+        whole = [disguise(r.signal, alpha) for r in recordings]
+        disguised = cut(whole)
         disguised_embeddings = [embed(piece) for piece in disguised]
+        if fixed:
+            per_alpha.append(disguised_embeddings)
         ignorant = eers(*trials(original_embeddings, disguised_embeddings, who, source))
         lazy = eers(*trials(disguised_embeddings, disguised_embeddings, who, source))
         run = {
@@ -229,18 +264,29 @@ def main() -> int:
             "same_segment_similarity": round(float(np.mean(
                 [a @ b for a, b in zip(original_embeddings, disguised_embeddings,
                                        strict=True)])), 3),
+            "peak": round(max(float(np.abs(w).max()) for w in whole), 3),
+            "samples_at_full_scale": int(sum(np.sum(np.abs(w) >= 1.0) for w in whole)),
+            "samples_not_finite": int(sum(np.sum(~np.isfinite(w)) for w in whole)),
         }
         if stoi is not None:
-            run["stoi"] = round(float(np.mean([stoi(a, b, RATE) for a, b in
-                                               zip(original, disguised, strict=True)])), 3)
+            values = [stoi(a, b, RATE) for a, b in zip(original, disguised, strict=True)]
+            run["stoi"] = round(float(np.mean(values)), 3)
+            run["stoi_piece_median"] = round(float(np.median(values)), 3)
         runs.append(run)
     elapsed = time.perf_counter() - started
     result["runs"] = runs
-    if runs:
+    if fixed:
+        # Enrolment disguised with one alpha, trials with another (rows:
+        # enrolment alpha, columns: trial alpha; the diagonal is same-alpha).
+        result["sweep_alphas"] = fixed
+        result["eer_enrolment_alpha_vs_trial_alpha"] = [
+            [eers(*trials(enrol, test, who, source))[0] for test in per_alpha]
+            for enrol in per_alpha]
+    elif runs:
         result["over_runs"] = {key: spread([run[key] for run in runs])
                                for key in runs[0] if key != "alpha"}
     result["seconds_per_second_16k_with_embedding"] = round(
-        elapsed / max(1, args.runs) / speech_seconds, 3)
+        elapsed / max(1, len(alphas)) / speech_seconds, 3)
     # What live `run --audio disguise` costs: the transform alone at 48 kHz,
     # in 20 ms chunks as the live path feeds it (CPU seconds per second), on
     # the first 30 s of the speech.
@@ -254,7 +300,7 @@ def main() -> int:
         (time.process_time() - started) / (len(upsampled) / 48000), 3)
     text = json.dumps(result, indent=2, ensure_ascii=False)
     print(text)
-    args.out.write_text(text + "\n")
+    out_path.write_text(text + "\n")
     return 0
 
 
