@@ -130,6 +130,13 @@ def parts(video: bool) -> dict[str, MultiPassDetector]:
     return found
 
 
+def _scale_tag(detector: MultiPassDetector) -> str:
+    """What tells a tilted part's cached results at one scale from another's
+    (nothing for the other parts, or at 1.0, the first scale measured)."""
+    scales = {p.scale for p in detector.passes if p.tilt}
+    return "" if scales in (set(), {1.0}) else "".join(f"{s:g}" for s in sorted(scales))
+
+
 def merged(parts: list[Detections], iou: float) -> Detections:
     both = Detections.merge(parts)
     keep = nms_xyxy(both.xyxy, both.scores, iou)
@@ -208,7 +215,7 @@ def score_set(data: Path, name: str, every: int, angles: tuple[int, ...],
             for part, detector in detectors.items():
                 started = time.perf_counter()
                 found_parts[part] = _cached(
-                    cache, f"{key}-{part}",
+                    cache, f"{key}-{part}{_scale_tag(detector)}",
                     lambda image=image, detector=detector: detector.detect_run(image, 0))
                 seconds[part] += time.perf_counter() - started
             runs += 1
