@@ -23,6 +23,7 @@ from livefilter.detect.multipass import (
     MultiPassDetector,
     QualityPreset,
 )
+from livefilter.detect.presets import is_tilt
 from livefilter.detect.tiles import network_pixels
 from livefilter.detect.tilt import tilt_canvas
 from livefilter.detections import Detections
@@ -77,7 +78,7 @@ def _seen_pixels(run) -> int:
     width, height = x2 - x1, y2 - y1
     if run.rotate in (90, 270):
         width, height = height, width
-    elif run.rotate % 90:
+    elif is_tilt(run.rotate):
         width, height = tilt_canvas(width, height, run.rotate)
     return network_pixels(width, height, run.network_width)
 

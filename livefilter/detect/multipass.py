@@ -50,6 +50,7 @@ from livefilter.detect.presets import (
     TilePass,
     calls_to_revisit,
     cycle_length,
+    is_tilt,
     reduced_passes,
     runs_to_cover,
 )
@@ -208,7 +209,7 @@ class MultiPassDetector:
         budget, overlap = ((VIDEO_NETWORK_PIXELS, VIDEO_TILE_OVERLAP) if self.video
                            else (MAX_NETWORK_PIXELS, BUDGET_TILE_OVERLAP))
         x1, y1, x2, y2 = run.region
-        if run.rotate not in _ROTATIONS:
+        if is_tilt(run.rotate):
             # A tilted canvas is not cut: over the budget its network width
             # shrinks to fit (a tilted face on a huge photo is seen at a
             # lower scale; the upright and quarter-turned passes keep theirs).
@@ -253,7 +254,7 @@ class MultiPassDetector:
         scores: list[np.ndarray] = []
         needs: list[np.ndarray] = []
         cuts: list[np.ndarray] = []
-        turned: list[np.ndarray] = []
+        sides: list[np.ndarray] = []
         for run in self.plan(width, height, run_index, passes):
             spec = passes[run.pass_index]
             x1, y1, x2, y2 = run.region
@@ -261,10 +262,10 @@ class MultiPassDetector:
             if run.flip:
                 image = cv2.flip(image, 1)
             back = None
-            if run.rotate in _ROTATIONS and run.rotate:
-                image = cv2.rotate(image, _ROTATIONS[run.rotate])
-            elif run.rotate:
+            if is_tilt(run.rotate):
                 image, back = tilted(image, run.rotate)
+            elif run.rotate:
+                image = cv2.rotate(image, _ROTATIONS[run.rotate])
             network = self.yunet if spec.network == "yunet" else self.centerface
             # Boxes under the pass's min_score are dropped below anyway.
             found = network.detect(  # type: ignore[union-attr]
@@ -298,13 +299,13 @@ class MultiPassDetector:
             scores.append(found.scores[sized])
             needs.append(need[sized])
             cuts.append(cut[sized])
-            turned.append(np.full(int(sized.sum()), _side(run.rotate)))
+            sides.append(np.full(int(sized.sum()), _side(run.rotate)))
         if not boxes:
             return Detections.empty()
         xyxy = np.concatenate(boxes)
         score = np.concatenate(scores)
         cut = np.concatenate(cuts)
-        side = np.concatenate(turned)
+        side = np.concatenate(sides)
         strong = score >= np.concatenate(needs)
         xyxy, score, cut, side = xyxy[strong], score[strong], cut[strong], side[strong]
         sure = sure_one_way_round(xyxy, score, side, preset.nms_iou)
@@ -323,7 +324,7 @@ UPRIGHT, TURNED, TILTED = 0, 1, 2
 def _side(rotate: int) -> int:
     if rotate == 0:
         return UPRIGHT
-    return TURNED if rotate in _ROTATIONS else TILTED
+    return TILTED if is_tilt(rotate) else TURNED
 
 
 def sure_one_way_round(xyxy: np.ndarray, score: np.ndarray, side: np.ndarray,

@@ -38,6 +38,12 @@ _ROTATIONS = {0: None, 90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
               270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
+def is_tilt(rotate: int) -> bool:
+    """Whether a clockwise turn lies between the quarter turns (a tilted
+    pass, :mod:`livefilter.detect.tilt`): the one place that says so."""
+    return rotate not in _ROTATIONS
+
+
 @dataclass(frozen=True, kw_only=True)
 class _PassSpec:
     """What every pass has: its scale, and the boxes it is trusted with.
@@ -119,7 +125,7 @@ class _PassSpec:
     @property
     def tilt(self) -> bool:
         """Whether the turn lies between the quarter turns."""
-        return self.rotate not in _ROTATIONS
+        return is_tilt(self.rotate)
 
     def runs_on(self, run_index: int) -> bool:
         """Whether this pass runs on ``detect()`` call ``run_index``."""
