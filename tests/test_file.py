@@ -263,3 +263,27 @@ def test_an_error_in_the_detect_thread_reaches_the_caller(tmp_path, centerface):
         anonymize_video(FileJobConfig(input=clip, output=out),
                         _RecordingDetector(centerface, fail_at=12), RedactionConfig())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.mp4"]
+
+
+@pytest.mark.parametrize(("budget_frames", "expected"), [(None, 10), (4, 4)])
+def test_encoder_look_ahead_is_bounded_by_bytes(tmp_path, monkeypatch, budget_frames, expected):
+    """x264 holds its rate-control look-ahead in memory: a frame size whose
+    preset look-ahead would hold more than the byte budget gets a shorter one
+    (x264 writes the options it used into the stream)."""
+    from fractions import Fraction
+
+    from livefilter.frame import Frame
+    from livefilter.io import writer
+
+    width, height = 320, 240
+    if budget_frames is not None:
+        monkeypatch.setattr(writer, "_LOOKAHEAD_BYTES", budget_frames * width * height * 3 // 2)
+    out = tmp_path / "out.mp4"
+    video = writer.VideoWriter(out, width=width, height=height, fps=Fraction(15),
+                               time_base=Fraction(1, 15))
+    rng = np.random.default_rng(0)
+    for index in range(12):
+        image = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+        video.write(Frame(image=image, index=index, timestamp=index / 15))
+    video.close()
+    assert f"rc_lookahead={expected} ".encode() in out.read_bytes()
