@@ -26,7 +26,7 @@ from livefilter.errors import ConfigError
 from livefilter.frame import Frame
 from livefilter.hide.composite import curtain
 from livefilter.io.media import AudioPacket, VideoReader
-from livefilter.io.writer import VideoWriter
+from livefilter.io.writer import X264_PRESETS, VideoWriter
 from livefilter.paths import check_distinct
 from livefilter.regions import RedactionConfig, RegionsLog
 from livefilter.threads import Worker, get_or_stop, put_or_stop
@@ -93,9 +93,9 @@ class FileJobConfig:
             raise ConfigError(f"detect-every: expected 1..30, got {self.detect_every!r}")
         if not 0 <= self.crf <= 51:
             raise ConfigError(f"crf: expected 0..51, got {self.crf!r}")
-        presets = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow")
-        if self.preset not in presets:
-            raise ConfigError(f"preset: expected one of {', '.join(presets)}; got {self.preset!r}")
+        if self.preset not in X264_PRESETS:
+            raise ConfigError(
+                f"preset: expected one of {', '.join(X264_PRESETS)}; got {self.preset!r}")
         check_distinct({"input": self.input},
                        {"-o": self.output, "--regions-json": self.regions_json,
                         "--stats-json": self.stats_json})

@@ -26,7 +26,7 @@ from livefilter.errors import LivefilterError, OutputError, error_reason
 from livefilter.frame import Frame
 from livefilter.io.media import AudioPacket, output_format_for, partial_path_for
 
-__all__ = ["VideoWriter", "x264_options"]
+__all__ = ["X264_PRESETS", "VideoWriter"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +37,14 @@ logger = logging.getLogger(__name__)
 # so 720p and 1080p keep the preset's own and 4K gets half.
 _LOOKAHEAD_BYTES = 64 * 1024 * 1024
 _MIN_LOOKAHEAD = 3
-# The frames of rc-lookahead each x264 preset uses (x264's own table).
+# The x264 presets a file output may use, with the frames of rc-lookahead
+# each one holds (x264's own table).
 _PRESET_LOOKAHEAD = {"ultrafast": 0, "superfast": 0, "veryfast": 10, "faster": 20,
                      "fast": 30, "medium": 40, "slow": 50}
+X264_PRESETS = tuple(_PRESET_LOOKAHEAD)
 
 
-def x264_options(width: int, height: int, *, crf: int, preset: str) -> dict[str, str]:
+def _x264_options(width: int, height: int, *, crf: int, preset: str) -> dict[str, str]:
     """The x264 options for a ``width x height`` encode at ``crf`` and
     ``preset``, its look-ahead shortened where the preset's would hold more
     than :data:`_LOOKAHEAD_BYTES` of frames."""
@@ -99,7 +101,7 @@ class VideoWriter:
             stream.pix_fmt = "yuv420p"
             stream.time_base = time_base
             stream.codec_context.time_base = time_base
-            stream.options = x264_options(self.width, self.height, crf=crf, preset=preset)
+            stream.options = _x264_options(self.width, self.height, crf=crf, preset=preset)
             self._video = stream
             self._time_base = time_base
             self._reencoders = [
