@@ -450,20 +450,41 @@ def test_astronaut_found_by_centerface() -> None:
     assert iou_matrix_xyxy(face, found.xyxy).max() > 0.4
 
 
-def test_session_cache_keeps_only_recent_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_session_runs_every_size_as_a_fixed_shape_session_does() -> None:
+    """The open-shaped graph gives what the graph fixed to each size gives
+    (the per-shape sessions it replaced), with one session for all sizes."""
     _model_or_skip()
+    import onnx
+    import onnxruntime
+
     import livefilter.detect.centerface as centerface_module
     from livefilter.models import model_path
 
-    monkeypatch.setattr(centerface_module, "_MAX_SESSIONS", 2)
     network = centerface_module.CenterFaceDetector(model_path(), DetectorConfig())
     if network.backend != "onnxruntime":
-        pytest.skip("session cache is onnxruntime's")
-    frame = np.zeros((64, 64, 3), np.uint8)
-    for width in (64, 96, 128, 96):
-        network.detect(frame, width)
-    sessions = network._run._sessions  # type: ignore[attr-defined]
-    assert list(sessions) == [(128, 128), (96, 96)]
+        pytest.skip("the open-shaped session is onnxruntime's")
+    runner = network._run  # type: ignore[attr-defined]
+    image = _astronaut_bgr()
+    sessions = set()
+    for width in (160, 256, 384):
+        net_width, net_height, scale = network.input_size(image.shape[1], image.shape[0], width)
+        canvas, _ = centerface_module.top_letterbox(image, net_width, net_height, scale)
+        blob = cv2.dnn.blobFromImage(canvas, 1.0, swapRB=True)
+        heatmap = runner(blob)[0]
+        sessions.add(id(runner._get_session()))
+        fixed = onnx.load_from_string(runner._model_bytes)
+        dims = fixed.graph.input[0].type.tensor_type.shape.dim
+        dims[2].dim_value, dims[3].dim_value = net_height, net_width
+        for output in fixed.graph.output:
+            out_dims = output.type.tensor_type.shape.dim
+            out_dims[2].dim_value, out_dims[3].dim_value = net_height // 4, net_width // 4
+        session = onnxruntime.InferenceSession(fixed.SerializeToString(),
+                                               providers=["CPUExecutionProvider"])
+        expected = session.run(["537"], {"input.1": blob})[0]
+        assert heatmap.shape == expected.shape == (1, 1, net_height // 4, net_width // 4)
+        assert expected.max() > 0.5  # the astronaut's face is there to compare
+        np.testing.assert_allclose(heatmap, expected, atol=2e-3)
+    assert len(sessions) == 1
 
 
 @pytest.mark.data

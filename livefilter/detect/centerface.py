@@ -1,10 +1,11 @@
 """CenterFace: an anchor-free face detector (MIT licence), run by onnxruntime.
 
 The published ONNX graph declares a fixed ``10x3x32x32`` input and lists its
-batch-norm initializers as graph inputs. We rewrite both once per input size:
-a fixed shape and constant initializers let onnxruntime fold and fuse the
-graph, which measured 1.5-2x faster than ``cv2.dnn`` on the same model. When
-onnxruntime cannot be loaded, ``cv2.dnn`` runs the original graph.
+batch-norm initializers as graph inputs. We rewrite both once: an open height
+and width (one session runs every size) and constant initializers, which let
+onnxruntime fold and fuse the graph; that measured 1.5-2x faster than
+``cv2.dnn`` on the same model. When onnxruntime cannot be loaded, ``cv2.dnn``
+runs the original graph.
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ logger = logging.getLogger(__name__)
 _INPUT = "input.1"
 _OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
 _STRIDE = 4
-# Each onnxruntime session keeps its own activation arena, about 230-280 bytes
-# per input pixel (180 MB for 1024x768, 1.7 GB for 2048x3008). Photos of many
-# sizes would pile up sessions until memory runs out, so only the most
-# recently used shapes are kept: at most _MAX_SESSIONS, and fewer when their
-# inputs add up to more than _MAX_SESSION_PIXELS (a video, or one preset on
-# one photo, uses a handful of fixed shapes well inside both limits).
-_MAX_SESSIONS = 8
-_MAX_SESSION_PIXELS = 16_000_000
+# A cv2.dnn net serves one input shape and keeps its activations, about
+# 230-280 bytes per input pixel (180 MB for 1024x768, 1.7 GB for 2048x3008).
+# Photos of many sizes would pile up nets until memory runs out, so only the
+# most recently used shapes are kept: at most _MAX_NETS, and fewer when
+# their inputs add up to more than _MAX_NET_PIXELS (a video, or one preset
+# on one photo, uses a handful of fixed shapes well inside both limits).
+_MAX_NETS = 8
+_MAX_NET_PIXELS = 16_000_000
 
 
 def decode_centerface(
@@ -88,7 +89,14 @@ def _register_shared_arena(ort) -> None:
 
 
 class _OrtRunner:
-    """One onnxruntime session per input shape, built on first use."""
+    """One onnxruntime session that runs every input shape, built on first use.
+
+    The graph's height and width are left open. A session per shape (as
+    before 2026-12-07) cost 15-20 MB each, kept for the run: a `thorough`
+    video keeps six or more shapes, about 100 MB, for no speed (one open
+    session ran the six shapes of a 720p frame in 1,195 ms against 1,222 ms,
+    interleaved on a loaded machine; see README "Memory").
+    """
 
     def __init__(self, model_path: Path, threads: int, *, arena: bool = True) -> None:
         import onnx
@@ -107,22 +115,27 @@ class _OrtRunner:
         kept = [i for i in model.graph.initializer if i.name in used]
         del model.graph.initializer[:]
         model.graph.initializer.extend(kept)
-        self._model = model
-        self._sessions: OrderedDict[tuple[int, int], object] = OrderedDict()
+        self._open_shape(model)
+        self._model_bytes = model.SerializeToString()
+        self._session: object | None = None
         self._lock = threading.Lock()
 
-    def _session(self, height: int, width: int):
-        key = (height, width)
-        with self._lock:
-            session = self._sessions.get(key)
-            if session is not None:
-                self._sessions.move_to_end(key)
-            else:
-                import onnx
+    def _open_shape(self, model) -> None:
+        """Leave ``model``'s input height and width (and its outputs') open, with
+        a batch of one (a subclass for another graph overrides this)."""
+        dims = model.graph.input[0].type.tensor_type.shape.dim
+        dims[0].dim_value = 1
+        dims[2].dim_param, dims[3].dim_param = "height", "width"
+        for output, channels in zip(model.graph.output, (1, 2, 2, 10), strict=True):
+            out_dims = output.type.tensor_type.shape.dim
+            out_dims[0].dim_value = 1
+            out_dims[1].dim_value = channels
+            out_dims[2].dim_param = f"height_{_STRIDE}"
+            out_dims[3].dim_param = f"width_{_STRIDE}"
 
-                model = onnx.ModelProto()
-                model.CopyFrom(self._model)
-                self._fix_shape(model, height, width)
+    def _get_session(self):
+        with self._lock:
+            if self._session is None:
                 options = self._ort.SessionOptions()
                 options.intra_op_num_threads = self._threads
                 options.inter_op_num_threads = 1
@@ -135,13 +148,13 @@ class _OrtRunner:
                 # at 3 GB with one arena per pass and tile size): no arena.
                 options.enable_cpu_mem_arena = self._arena
                 if self._arena:
-                    # Video: every shape's session draws on one arena shared
-                    # by the process, so memory holds the largest run's
-                    # activations, not the sum over the passes; without a
-                    # memory pattern (one block per session, kept) runs of
-                    # other shapes reuse its chunks. Peak RSS of a thorough
-                    # `file` run 1.72 -> 0.95 GB at 720p, 2.76 -> 1.45 GB at
-                    # 1080p, same speed (2026-11-29).
+                    # Video: the session draws on one arena shared by the
+                    # process (YuNet's too), so memory
+                    # holds the largest run's activations, not the sum over
+                    # the passes; without a memory pattern (one block per
+                    # shape, kept) runs of other shapes reuse its chunks.
+                    # Peak RSS of a thorough `file` run 1.72 -> 0.95 GB at
+                    # 720p, 2.76 -> 1.45 GB at 1080p, same speed (2026-11-29).
                     _register_shared_arena(self._ort)
                     options.add_session_config_entry("session.use_env_allocators", "1")
                     options.enable_mem_pattern = False
@@ -149,33 +162,13 @@ class _OrtRunner:
                 # compositor and the encoder need; block instead.
                 options.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-                session = self._ort.InferenceSession(
-                    model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+                self._session = self._ort.InferenceSession(
+                    self._model_bytes, options, providers=["CPUExecutionProvider"]
                 )
-                self._sessions[key] = session
-                while len(self._sessions) > 1 and (
-                    len(self._sessions) > _MAX_SESSIONS
-                    or sum(h * w for h, w in self._sessions) > _MAX_SESSION_PIXELS
-                ):
-                    evicted, _ = self._sessions.popitem(last=False)
-                    logger.debug("dropped the onnxruntime session for input %s", evicted)
-        return session
-
-    def _fix_shape(self, model, height: int, width: int) -> None:
-        """Give ``model``'s input and outputs the fixed shape of a ``height x
-        width`` input (a subclass for another graph overrides this)."""
-        dims = model.graph.input[0].type.tensor_type.shape.dim
-        dims[0].dim_value, dims[2].dim_value, dims[3].dim_value = 1, height, width
-        for output, channels in zip(model.graph.output, (1, 2, 2, 10), strict=True):
-            out_dims = output.type.tensor_type.shape.dim
-            out_dims[0].dim_value = 1
-            out_dims[1].dim_value = channels
-            out_dims[2].dim_value = height // _STRIDE
-            out_dims[3].dim_value = width // _STRIDE
+            return self._session
 
     def __call__(self, blob: np.ndarray) -> list[np.ndarray]:
-        session = self._session(blob.shape[2], blob.shape[3])
-        return session.run(list(_OUTPUTS[:3]), {_INPUT: blob})  # type: ignore[attr-defined]
+        return self._get_session().run(list(_OUTPUTS[:3]), {_INPUT: blob})  # type: ignore[attr-defined]
 
 
 class _OpenCVRunner:
@@ -206,8 +199,8 @@ class _OpenCVRunner:
                 net = cv2.dnn.readNetFromONNX(self._path)
             self._nets[key] = net
             while len(self._nets) > 1 and (
-                len(self._nets) > _MAX_SESSIONS
-                or sum(h * w for h, w in self._nets) > _MAX_SESSION_PIXELS
+                len(self._nets) > _MAX_NETS
+                or sum(h * w for h, w in self._nets) > _MAX_NET_PIXELS
             ):
                 self._nets.popitem(last=False)
             net.setInput(blob)

@@ -59,20 +59,13 @@ def decode_yunet(outputs: list[np.ndarray], threshold: float) -> tuple[np.ndarra
 
 
 class _YuNetOrtRunner(_OrtRunner):
-    """CenterFace's per-shape onnxruntime sessions, for the YuNet graph."""
+    """CenterFace's onnxruntime session, for the YuNet graph."""
 
-    def _fix_shape(self, model, height: int, width: int) -> None:
-        dims = model.graph.input[0].type.tensor_type.shape.dim
-        dims[0].dim_value, dims[2].dim_value, dims[3].dim_value = 1, height, width
-        for output in model.graph.output:
-            stride = int(output.name.rsplit("_", 1)[1])
-            out_dims = output.type.tensor_type.shape.dim
-            out_dims[2].dim_value = height // stride
-            out_dims[3].dim_value = width // stride
+    def _open_shape(self, model) -> None:
+        """The graph is built with its height and width open."""
 
     def __call__(self, blob: np.ndarray) -> list[np.ndarray]:
-        session = self._session(blob.shape[2], blob.shape[3])
-        return session.run(list(OUTPUTS), {INPUT: blob})  # type: ignore[attr-defined]
+        return self._get_session().run(list(OUTPUTS), {INPUT: blob})  # type: ignore[attr-defined]
 
 
 class YuNetDetector:
