@@ -93,9 +93,9 @@ class _OrtRunner:
 
     The graph's height and width are left open. A session per shape (as
     before 2026-12-07) cost 15-20 MB each, kept for the run: a `thorough`
-    video keeps six or more shapes, about 100 MB, for no speed (one open
-    session ran the six shapes of a 720p frame in 1,195 ms against 1,222 ms,
-    interleaved on a loaded machine; see README "Memory").
+    video keeps six or more shapes, about 100 MB, for no speed we could
+    measure (one open session ran the six shapes of a 720p frame in 385 ms
+    against 394 ms, interleaved; see README "Memory").
     """
 
     def __init__(self, model_path: Path, threads: int, *, arena: bool = True) -> None:
@@ -149,12 +149,12 @@ class _OrtRunner:
                 options.enable_cpu_mem_arena = self._arena
                 if self._arena:
                     # Video: the session draws on one arena shared by the
-                    # process (YuNet's too), so memory
-                    # holds the largest run's activations, not the sum over
-                    # the passes; without a memory pattern (one block per
-                    # shape, kept) runs of other shapes reuse its chunks.
-                    # Peak RSS of a thorough `file` run 1.72 -> 0.95 GB at
-                    # 720p, 2.76 -> 1.45 GB at 1080p, same speed (2026-11-29).
+                    # process (YuNet's too), so memory holds the largest
+                    # run's activations, not the sum over the passes;
+                    # without a memory pattern (one block per shape, kept)
+                    # runs of other shapes reuse its chunks. Peak RSS of a
+                    # thorough `file` run 1.72 -> 0.95 GB at 720p, 2.76 ->
+                    # 1.45 GB at 1080p, same speed (2026-11-29).
                     _register_shared_arena(self._ort)
                     options.add_session_config_entry("session.use_env_allocators", "1")
                     options.enable_mem_pattern = False
