@@ -98,6 +98,11 @@ class _OrtRunner:
     against 394 ms, interleaved; see README "Memory").
     """
 
+    # The graph's input and the outputs a run fetches (a subclass for another
+    # graph sets its own).
+    input_name = _INPUT
+    output_names: tuple[str, ...] = _OUTPUTS[:3]
+
     def __init__(self, model_path: Path, threads: int, *, arena: bool = True) -> None:
         import onnx
         import onnxruntime
@@ -168,7 +173,8 @@ class _OrtRunner:
             return self._session
 
     def __call__(self, blob: np.ndarray) -> list[np.ndarray]:
-        return self._get_session().run(list(_OUTPUTS[:3]), {_INPUT: blob})  # type: ignore[attr-defined]
+        session = self._get_session()
+        return session.run(list(self.output_names), {self.input_name: blob})  # type: ignore[attr-defined]
 
 
 class _OpenCVRunner:

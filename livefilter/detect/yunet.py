@@ -61,11 +61,11 @@ def decode_yunet(outputs: list[np.ndarray], threshold: float) -> tuple[np.ndarra
 class _YuNetOrtRunner(_OrtRunner):
     """CenterFace's onnxruntime session, for the YuNet graph."""
 
+    input_name = INPUT
+    output_names = OUTPUTS
+
     def _open_shape(self, model) -> None:
         """The graph is built with its height and width open."""
-
-    def __call__(self, blob: np.ndarray) -> list[np.ndarray]:
-        return self._get_session().run(list(OUTPUTS), {INPUT: blob})  # type: ignore[attr-defined]
 
 
 class YuNetDetector:
