@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # layer cost ~8 ms per region under load; workqueue does not.
 export NUMBA_THREADING_LAYER ?= workqueue
 
-.PHONY: setup test demo bench lint clean
+.PHONY: setup test screenshots demo bench lint clean
 
 setup:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ setup:
 
 test:
 	$(BIN)/python -m pytest -q
+
+# Refresh the README's pictures of the page (docs/ui-*.png) from the UI tests.
+screenshots:
+	LIVEFILTER_UI_SCREENSHOTS=$(CURDIR)/docs $(BIN)/python -m pytest -q tests/test_ui.py
 
 demo:
 	$(BIN)/livefilter demo -o demo-output

@@ -4,8 +4,10 @@ Selenium through /usr/bin/chromedriver (nothing downloaded).
 The server runs as a user would start it (`livefilter ui --no-browser`, port
 0 = a free one, URL on the first stdout line) with the TEST-ONLY switch
 ``LIVEFILTER_UI_TEST_DETECTOR=miss``: its detector finds nothing, so a face
-stays visible until it is marked by hand. Screenshots of each view land in
-docs/ui-*.png (shown in the README).
+stays visible until it is marked by hand. Screenshots of each view are
+taken in the test's temporary folder; `make screenshots` runs these tests
+with ``LIVEFILTER_UI_SCREENSHOTS=docs`` to refresh docs/ui-*.png (shown in
+the README), so a plain test run leaves the checkout as it was.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from synthetic import face_scene, read_frames, write_clip
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+SCREENSHOTS_ENV = "LIVEFILTER_UI_SCREENSHOTS"
 DEADLINE = 30.0
 
 pytestmark = pytest.mark.skipif(
@@ -123,6 +125,15 @@ def short_clip(tmp_path_factory) -> tuple[Path, list[np.ndarray]]:
                             audio=False)
 
 
+def _screenshot(browser, tmp_path: Path, name: str) -> None:
+    """Save a screenshot of the page (in ``$LIVEFILTER_UI_SCREENSHOTS`` when
+    set, else the test's temporary folder) and check it is a picture."""
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(folder / name))
+    assert cv2.imread(str(folder / name)) is not None
+
+
 def test_every_request_needs_the_token_and_our_host(server):
     base = server.split("?")[0].rstrip("/")
     token = token_of(server)
@@ -143,7 +154,7 @@ def _sharpness(jpeg: bytes) -> float:
     return float(cv2.Laplacian(image, cv2.CV_64F).var())
 
 
-def test_live_run_stats_panic_and_stop(server, browser, clip):
+def test_live_run_stats_panic_and_stop(server, browser, clip, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
@@ -189,8 +200,7 @@ def test_live_run_stats_panic_and_stop(server, browser, clip):
     wait_for(lambda: browser.execute_script(
         "const i = document.getElementById('preview'); return i.complete && i.src !== arguments[0]",
         shown), "the page's preview to refresh")
-    DOCS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(DOCS / "ui-live.png"))
+    _screenshot(browser, tmp_path, "ui-live.png")
     browser.find_element(By.ID, "live-stop").click()
     wait_for(lambda: text("protection-state") == "stopped",
              "the run to stop")
@@ -255,8 +265,7 @@ def test_review_add_missed_face_rerender_and_save(server, browser, short_clip, t
     browser.find_element(By.ID, "review-output").send_keys(str(tmp_path / "fixed.mp4"))
     browser.find_element(By.ID, "review-rerender").click()
     wait_for(lambda: version() >= 2, "the re-rendered video to load", timeout=60)
-    DOCS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(DOCS / "ui-review.png"))
+    _screenshot(browser, tmp_path, "ui-review.png")
 
     source, first, fixed = (read_frames(p) for p in (path, tmp_path / "first.mp4",
                                                       tmp_path / "fixed.mp4"))
@@ -316,8 +325,7 @@ def test_photos_add_region_and_download_without_metadata(server, browser, tmp_pa
         "const i = document.querySelector('.photo img.hidden');"
         "return i.complete && i.naturalWidth > 0 && i.src !== arguments[0]", hidden_src),
         "the hidden copy to refresh")
-    DOCS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(DOCS / "ui-photos.png"))
+    _screenshot(browser, tmp_path, "ui-photos.png")
     status, body = fetch(link.get_attribute("href"))
     assert status == 200
     download = tmp_path / "hidden.jpg"
