@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -107,8 +109,11 @@ def test_batch_interrupted_resumes_without_redoing_or_partials(tmp_path, how):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "livefilter", "batch", str(source), "-o", str(out),
                "--jobs", "1", "-q"]
+    # PYTHONFAULTHANDLER: should the batch not end, SIGABRT makes each of its
+    # processes print where its threads stand (see _communicate_or_explain).
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+                               start_new_session=True,
+                               env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     manifest = out / "livefilter-manifest.json"
     deadline = time.monotonic() + 240
     done: list[str] = []
@@ -121,7 +126,7 @@ def test_batch_interrupted_resumes_without_redoing_or_partials(tmp_path, how):
         time.sleep(0.1)
     assert done, "no file finished in time"
     os.kill(process.pid, how)
-    _, stderr = process.communicate(timeout=60)
+    stderr = _communicate_or_explain(process, timeout=60)
     assert "Traceback" not in stderr
     if how == signal.SIGTERM:
         assert process.returncode == 130
@@ -151,20 +156,53 @@ def test_batch_interrupted_resumes_without_redoing_or_partials(tmp_path, how):
         assert count_decodable_frames(out / name) == 45
 
 
-def _workers_of(out: Path) -> list[int]:
-    """Processes still holding a file open under ``out``."""
+def _communicate_or_explain(process: subprocess.Popen, timeout: float) -> str:
+    """``process``'s stderr once it has ended; should it not end (or not close
+    stderr) in ``timeout`` s, fail with what is left of its session: each
+    process, what holds the stderr pipe, and the Python stacks SIGABRT prints
+    under PYTHONFAULTHANDLER."""
+    try:
+        return process.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        pass
+    session = subprocess.run(["ps", "-o", "pid,ppid,stat,etime,wchan:24,args", "-s",
+                              str(process.pid)], capture_output=True, text=True,
+                             check=False).stdout
+    pipe = os.readlink(f"/proc/self/fd/{process.stderr.fileno()}")
+    holders = [pid for pid in _pids_holding(lambda target: target == pipe)
+               if pid != os.getpid()]
+    for line in session.splitlines()[1:]:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(line.split()[0]), signal.SIGABRT)
+    try:
+        stderr = process.communicate(timeout=30)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stderr = process.communicate()[1]
+    pytest.fail(f"the batch had not ended {timeout} s after the signal (exited: "
+                f"{process.poll() is not None}); its session:\n{session}\n"
+                f"holding its stderr ({pipe}): {holders}\nstderr:\n{stderr[-6000:]}")
+
+
+def _pids_holding(matches: Callable[[str], bool]) -> list[int]:
+    """Processes with an open file whose link target ``matches``."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             for fd in (proc / "fd").iterdir():
-                if str(out) in os.readlink(fd):
+                if matches(os.readlink(fd)):
                     pids.append(int(proc.name))
                     break
         except OSError:
             continue
     return pids
+
+
+def _workers_of(out: Path) -> list[int]:
+    """Processes still holding a file open under ``out``."""
+    return _pids_holding(lambda target: str(out) in target)
 
 
 def test_batch_full_disk_stops_with_one_line_and_resumes(tmp_path, cli):
