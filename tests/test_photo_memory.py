@@ -184,19 +184,19 @@ def test_image_command_refuses_it_in_one_line_and_goes_on(tmp_path, monkeypatch,
 
 
 def test_a_video_tile_on_the_cell_grid_scores_a_face_as_the_whole_frame_does(centerface):
-    """The 1.5x pass of a 720p frame runs as four tiles (2 x 2); a face inside
-    one of them gets the box and score the whole-frame run gives it (small
-    faces' scores sit near the threshold, so a tile off the grid lost some)."""
+    """The 1.5x pass of a 720p frame runs as two tiles; a face inside one of
+    them gets the box and score the whole-frame run gives it (small faces'
+    scores sit near the threshold, so a tile off the grid lost some)."""
     from synthetic import face_scene
 
-    image, face = face_scene(1280, 720, face_height=24, centre=(300.0, 200.0))
+    image, face = face_scene(1280, 720, face_height=24, centre=(300.0, 400.0))
     detector = MultiPassDetector(centerface, PRESETS["thorough"], video=True)
     upscaled = [run for run in detector.plan(1280, 720, 0)
                 if detector.passes[run.pass_index].scale == 1.5]
-    assert len(upscaled) == 4
+    assert len(upscaled) == 2
     whole = centerface.detect(image, 1920, threshold=0.05)
-    x1, y1, x2, y2 = upscaled[0].region  # the top left tile holds the face
-    assert x2 > face[2] + 20 and y2 > face[3] + 20
+    x1, y1, x2, y2 = upscaled[0].region  # the left tile holds the face
+    assert x2 > face[2] + 20
     tile = centerface.detect(image[y1:y2, x1:x2], upscaled[0].network_width, threshold=0.05)
     near_whole = whole.scores[iou_matrix_xyxy(face[None], whole.xyxy)[0] > 0.3]
     near_tile = tile.scores[iou_matrix_xyxy(face[None], tile.xyxy)[0] > 0.3]

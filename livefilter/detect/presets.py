@@ -396,15 +396,11 @@ BUDGET_TILE_OVERLAP = 320
 # A video frame's runs get a smaller budget: onnxruntime keeps the largest
 # run's activations for the next frame, and that run (thorough's 1.5x pass,
 # 1920 x 1088 at 720p, 2560 x 1440 at 1080p) was most of `file`'s memory.
-# Cut to tiles of at most 0.8 megapixels (the 1.5x pass in 4 at 720p and 6
-# at 1080p; the 0.75x passes in 2 at 1080p), peak memory of `file` on 10 s
-# of the crowd clips went 676-679 -> 597-599 MB at 720p and 989-1,014 ->
-# 770-776 MB at 1080p against a 1.2 MP budget, in the same time (runs made
-# in turn, 2026-12-08); 0.7 MP took only 15 MB more off at 1080p, for more
-# runs. The overlap is smaller than a photo's: a face over 160 network
-# pixels tall (107 px of a 720p frame at 1.5x) is seen whole by the 0.5x
-# pass of the same call.
-VIDEO_NETWORK_PIXELS = 800_000
+# Cut to tiles of at most about 1.2 megapixels (two at 720p, four at 1080p),
+# it takes a few percent more network time for the overlap. The overlap is
+# smaller than a photo's: a face over 160 network pixels tall (107 px of a
+# 720p frame at 1.5x) is seen whole by the 0.5x pass of the same call.
+VIDEO_NETWORK_PIXELS = 1_200_000
 VIDEO_TILE_OVERLAP = 160
 
 # Very large faces cut by the frame's edge (a head filling a corner, seen from
