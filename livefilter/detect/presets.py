@@ -400,6 +400,10 @@ BUDGET_TILE_OVERLAP = 320
 # it takes a few percent more network time for the overlap. The overlap is
 # smaller than a photo's: a face over 160 network pixels tall (107 px of a
 # 720p frame at 1.5x) is seen whole by the 0.5x pass of the same call.
+# A 0.8 MP budget (4 tiles at 720p, 6 at 1080p) took 80 MB off at 720p and
+# 200-240 MB at 1080p in the same time, but a small face of clips clip01
+# near its new horizontal cut was then exposed in half its frames (leaks.py
+# --modes file, 2026-12-08, README "Memory"): not taken.
 VIDEO_NETWORK_PIXELS = 1_200_000
 VIDEO_TILE_OVERLAP = 160
 
