@@ -396,15 +396,15 @@ BUDGET_TILE_OVERLAP = 320
 # A video frame's runs get a smaller budget: onnxruntime keeps the largest
 # run's activations for the next frame, and that run (thorough's 1.5x pass,
 # 1920 x 1088 at 720p, 2560 x 1440 at 1080p) was most of `file`'s memory.
-# Cut to tiles of at most about 1.2 megapixels (two at 720p, four at 1080p),
-# it takes a few percent more network time for the overlap. The overlap is
-# smaller than a photo's: a face over 160 network pixels tall (107 px of a
-# 720p frame at 1.5x) is seen whole by the 0.5x pass of the same call.
-# A 0.8 MP budget (4 tiles at 720p, 6 at 1080p) took 80 MB off at 720p and
-# 200-240 MB at 1080p in the same time, but a small face of clips clip01
-# near its new horizontal cut was then exposed in half its frames (leaks.py
-# --modes file, 2026-12-08, README "Memory"): not taken.
-VIDEO_NETWORK_PIXELS = 1_200_000
+# Cut to tiles of at most 0.8 megapixels (the 1.5x pass in 2 x 2 at 720p and
+# 3 x 2 at 1080p, the 0.75x passes in 2 at 1080p), each starting on the
+# network's cell grid, `file`'s peak memory on 10 s of the crowd clips went
+# 676-679 -> 597-599 MB at 720p and 989-1,014 -> 770-776 MB at 1080p against
+# 1.2 MP, in the same time, with the same leaks (README "Memory"); 0.7 MP
+# took only 15 MB more off at 1080p, for more runs. The overlap is smaller
+# than a photo's: a face over 160 network pixels tall (107 px of a 720p
+# frame at 1.5x) is seen whole by the 0.5x pass of the same call.
+VIDEO_NETWORK_PIXELS = 800_000
 VIDEO_TILE_OVERLAP = 160
 
 # Very large faces cut by the frame's edge (a head filling a corner, seen from

@@ -40,8 +40,10 @@ _DUPLICATE_COVER = 0.5
 
 def _spans(length: int, count: int, overlap: int, step: int = 1) -> list[tuple[int, int]]:
     """``count`` spans of equal size covering ``[0, length)``, neighbours sharing
-    at least ``overlap``; with ``step``, sizes and all starts but the last are
-    multiples of it (the last span ends flush with ``length``)."""
+    at least ``overlap``; with ``step``, every start and every size but the
+    last are multiples of it: the last span starts on the grid too and ends
+    flush with ``length``, up to ``step - 1`` longer than the others, so it
+    sees the frame's far edge as the whole-frame run does."""
     if count == 1:
         return [(0, length)]
     size = math.ceil((length + (count - 1) * overlap) / count)
@@ -53,8 +55,8 @@ def _spans(length: int, count: int, overlap: int, step: int = 1) -> list[tuple[i
     # more than needed leaves room to move each start down onto the grid
     # without losing overlap.
     size = min(length, -(-size // step) * step + (step if count > 2 else 0))
-    starts = [(i * (length - size) // (count - 1)) // step * step for i in range(count - 1)]
-    return [(s, s + size) for s in [*starts, length - size]]
+    starts = [(i * (length - size) // (count - 1)) // step * step for i in range(count)]
+    return [(s, s + size) for s in starts[:-1]] + [(starts[-1], length)]
 
 
 def aligned_step(scale: float, stride: int = 32) -> int:
@@ -77,11 +79,11 @@ def tile_grid(width: int, height: int, cols: int, rows: int, overlap: int,
               step: int = 1) -> np.ndarray:
     """Overlapping tiles that together cover a ``width x height`` frame.
 
-    Tiles all have the same size (so one network session serves them all),
-    the outer ones flush with the frame edges, neighbours sharing at least
-    ``overlap`` pixels (more when the frame is too small to need it). With
-    ``step`` (see :func:`aligned_step`), tile sizes and starts are on that
-    grid, but for the last column and row.
+    Tiles all have the same size, the outer ones flush with the frame edges,
+    neighbours sharing at least ``overlap`` pixels (more when the frame is
+    too small to need it). With ``step`` (see :func:`aligned_step`), every
+    tile starts on that grid and all but the last column and row are a whole
+    number of steps; those end flush with the frame, up to a step larger.
 
     Returns:
         ``(cols * rows, 4) int64`` tiles ``x1, y1, x2, y2`` (end exclusive),
@@ -174,8 +176,8 @@ def split_for_budget(
         grid = tile_grid(width, height, cols, rows, overlap_px, step)
         tile_w = int(grid[0, 2] - grid[0, 0])
         tile_h = int(grid[0, 3] - grid[0, 1])
-        tile_network_width = max(32, round(tile_w * scale))
-        if (network_pixels(tile_w, tile_h, tile_network_width) <= budget
+        last_w, last_h = (int(v) for v in grid[-1, 2:] - grid[-1, :2])  # the largest
+        if (network_pixels(last_w, last_h, max(32, round(last_w * scale))) <= budget
                 or max(tile_w, tile_h) <= 2 * overlap_px):  # cannot get smaller
             break
         # Cut the longer side of the tile (as the network sees it) once more.
@@ -183,5 +185,6 @@ def split_for_budget(
             cols += 1
         else:
             rows += 1
-    return [((x1 + int(a), y1 + int(b), x1 + int(c), y1 + int(d)), tile_network_width)
+    # Each tile at the pass's scale (the last column is wider than the others).
+    return [((x1 + int(a), y1 + int(b), x1 + int(c), y1 + int(d)), max(32, round((c - a) * scale)))
             for a, b, c, d in grid]
