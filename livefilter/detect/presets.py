@@ -398,7 +398,8 @@ BUDGET_TILE_OVERLAP = 320
 # 1920 x 1088 at 720p, 2560 x 1440 at 1080p) was most of `file`'s memory.
 # Cut to tiles of at most 0.8 megapixels (the 1.5x pass in 2 x 2 at 720p and
 # 3 x 2 at 1080p, the 0.75x passes in 2 at 1080p), each starting on the
-# network's cell grid, `file`'s peak memory on 10 s of the crowd clips went
+# network's cell grid where the scale has one (not 0.625x), `file`'s
+# peak memory on 10 s of the crowd clips went
 # 676-679 -> 597-599 MB at 720p and 989-1,014 -> 770-776 MB at 1080p against
 # 1.2 MP, in the same time, with the same leaks (README "Memory"); 0.7 MP
 # took only 15 MB more off at 1080p, for more runs. The overlap is smaller
